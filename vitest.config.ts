@@ -1,0 +1,35 @@
+import { defineConfig } from "vitest/config"
+
+// unit: in-memory Layers only. integration and e2e: one real kube-apiserver + etcd per run,
+// started by the global setup (or VWORKSPACE_TEST_KUBECONFIG), with a namespace per test file.
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        test: {
+          name: "unit",
+          include: ["test/unit/**/*.test.ts"]
+        }
+      },
+      {
+        test: {
+          name: "integration",
+          include: ["test/integration/**/*.test.ts"],
+          globalSetup: ["test/support/globalSetup.ts"],
+          testTimeout: 60_000,
+          hookTimeout: 120_000
+        }
+      },
+      {
+        test: {
+          name: "e2e",
+          include: ["test/e2e/**/*.test.ts"],
+          globalSetup: ["test/support/globalSetup.ts"],
+          testTimeout: 300_000,
+          hookTimeout: 600_000,
+          fileParallelism: false
+        }
+      }
+    ]
+  }
+})
