@@ -1,0 +1,19 @@
+# Build stage: compile TypeScript and keep only production dependencies.
+FROM node:20-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+RUN npm run build && npm prune --omit=dev
+
+# Runtime stage: no compiler, no dev dependencies, non-root, read-only friendly.
+FROM node:20-bookworm-slim
+ENV NODE_ENV=production
+WORKDIR /app
+COPY --from=build /app/node_modules ./node_modules
+COPY --from=build /app/dist/src ./dist/src
+COPY package.json ./
+USER node
+ENTRYPOINT ["node", "dist/src/cli/main.js"]
+CMD ["run"]

@@ -1,0 +1,15 @@
+#!/usr/bin/env node
+/** The `vworkspace-operator` binary: one root command with subcommands. */
+import { Command } from "@effect/cli"
+import { NodeContext, NodeRuntime } from "@effect/platform-node"
+import { Effect } from "effect"
+import { crdsCommand } from "./crds.js"
+
+const root = Command.make("vworkspace-operator").pipe(
+  Command.withDescription("Cluster-side operator of vWorkspace."),
+  Command.withSubcommands([crdsCommand])
+)
+
+const cli = Command.run(root, { name: "vworkspace-operator", version: "0.1.0" })
+
+cli(process.argv).pipe(Effect.provide(NodeContext.layer), NodeRuntime.runMain)

@@ -1,0 +1,106 @@
+/**
+ * Folds the status of a Flux HelmRelease into what the ApplicationInstance reports.
+ *
+ * Differences from the original (see DESIGN.md): Flux `Ready=False` gives `Ready=False` (not Unknown),
+ * `Stalled=True` gives `Degraded=True` with Flux's own reason, and a HelmRelease whose
+ * `status.observedGeneration` lags its `metadata.generation` is still reconciling, so a stale
+ * `Ready=True` is never reported after a spec change.
+ */
+
+export type ConditionStatus = "True" | "False" | "Unknown"
+
+export interface FluxCondition {
+  readonly type: string
+  readonly status: string
+  readonly reason?: string
+  readonly message?: string
+}
+
+export interface ObservedHelmRelease {
+  readonly generation?: number
+  readonly observedGeneration?: number
+  readonly conditions: ReadonlyArray<FluxCondition>
+}
+
+export interface ReleaseHealth {
+  readonly ready: { readonly status: ConditionStatus; readonly reason: string; readonly message: string }
+  readonly reconciling: { readonly active: boolean; readonly reason: string; readonly message: string }
+  readonly degraded: { readonly active: boolean; readonly reason: string; readonly message: string }
+}
+
+/** Condition reasons must be CamelCase identifiers; anything else from a third party is replaced. */
+const reasonPattern = /^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$/
+const safeReason = (reason: string | undefined, fallback: string): string =>
+  reason !== undefined && reasonPattern.test(reason) ? reason : fallback
+
+const find = (conditions: ReadonlyArray<FluxCondition>, type: string) => conditions.find((c) => c.type === type)
+
+export const releaseHealth = (hr: ObservedHelmRelease | undefined): ReleaseHealth => {
+  if (hr === undefined) {
+    return {
+      ready: { status: "Unknown", reason: "Reconciling", message: "Waiting for HelmRelease status" },
+      reconciling: { active: true, reason: "HelmReleaseInstalling", message: "Creating HelmRelease" },
+      degraded: { active: false, reason: "Recovered", message: "Release is healthy" }
+    }
+  }
+  const ready = find(hr.conditions, "Ready")
+  const reconcilingCond = find(hr.conditions, "Reconciling")
+  const stalled = find(hr.conditions, "Stalled")
+  const released = find(hr.conditions, "Released")
+  const lagging =
+    hr.generation !== undefined && (hr.observedGeneration === undefined || hr.observedGeneration < hr.generation)
+
+  const degraded =
+    stalled?.status === "True"
+      ? { active: true, reason: safeReason(stalled.reason, "HelmReleaseDegraded"), message: stalled.message ?? "" }
+      : released?.status === "False" && ready?.status !== "True"
+        ? { active: true, reason: "HelmReleaseDegraded", message: released.message ?? "" }
+        : { active: false, reason: "Recovered", message: "Release is healthy" }
+
+  if (ready === undefined || lagging) {
+    const message = ready === undefined
+      ? "HelmRelease status not yet available"
+      : `Waiting for helm-controller to observe generation ${hr.generation ?? 0}`
+    return {
+      ready: { status: "Unknown", reason: "Reconciling", message },
+      reconciling: { active: true, reason: "HelmReleaseInstalling", message },
+      degraded
+    }
+  }
+
+  const reconciling =
+    reconcilingCond?.status === "True"
+      ? {
+          active: true,
+          reason: safeReason(reconcilingCond.reason, "HelmReleaseInstalling"),
+          message: reconcilingCond.message ?? ""
+        }
+      : { active: false, reason: "Stable", message: "No reconciliation in flight" }
+
+  switch (ready.status) {
+    case "True":
+      return {
+        ready: { status: "True", reason: "HelmReleaseReady", message: ready.message ?? "" },
+        reconciling,
+        degraded: { active: false, reason: "Recovered", message: "Release is healthy" }
+      }
+    case "False":
+      return {
+        ready: { status: "False", reason: "HelmReleaseFailed", message: ready.message ?? "" },
+        reconciling,
+        degraded
+      }
+    default:
+      return {
+        ready: {
+          status: "Unknown",
+          reason: reconciling.active ? reconciling.reason : "HelmReleaseInstalling",
+          message: ready.message ?? ""
+        },
+        reconciling: reconciling.active
+          ? reconciling
+          : { active: true, reason: "HelmReleaseInstalling", message: ready.message ?? "" },
+        degraded
+      }
+  }
+}

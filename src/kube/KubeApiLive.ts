@@ -1,0 +1,317 @@
+import type { KubeConfig } from "@kubernetes/client-node"
+import { Duration, Effect, Layer, Schema, type Scope, Stream } from "effect"
+import { Invalid, type KubeError, Timeout, Transport } from "./errors.js"
+import {
+  type ApplyOptions,
+  type DeleteOptions,
+  KubeApi,
+  type KubeApiService,
+  type ListOptions,
+  type PatchType,
+  type WatchEvent,
+  type WatchOptions
+} from "./KubeApi.js"
+import { type KubeConfigError, loadDefaultKubeConfig, loadKubeConfigFile } from "./kubeConfig.js"
+import { apiVersionOf, type KubeObject, type ResourceType } from "./object.js"
+import { collectionPath, objectPath, queryString } from "./paths.js"
+import { errorFromResponse, errorFromWatchStatus } from "./statusError.js"
+import { type HttpRequest, type HttpResponse, makeHttpTransport, readText } from "./transport.js"
+
+export interface KubeApiLiveOptions {
+  /** Upper bound for every non-watch request, and for a watch to start answering. Default 30 s. */
+  readonly requestTimeout?: Duration.DurationInput
+}
+
+const DEFAULT_REQUEST_TIMEOUT = Duration.seconds(30)
+/** Without `timeoutSeconds` the API server picks 30–60 min; the idle default stays above that. */
+const DEFAULT_WATCH_SECONDS = 3600
+const IDLE_MARGIN = Duration.seconds(30)
+
+// --- wire decoding --------------------------------------------------------------------------
+
+const StringMap = Schema.Record({ key: Schema.String, value: Schema.String })
+
+const ObjectMetaSchema = Schema.Struct({
+  name: Schema.optional(Schema.String),
+  generateName: Schema.optional(Schema.String),
+  namespace: Schema.optional(Schema.String),
+  uid: Schema.optional(Schema.String),
+  resourceVersion: Schema.optional(Schema.String),
+  generation: Schema.optional(Schema.Number),
+  creationTimestamp: Schema.optional(Schema.String),
+  deletionTimestamp: Schema.optional(Schema.String),
+  labels: Schema.optional(StringMap),
+  annotations: Schema.optional(StringMap),
+  finalizers: Schema.optional(Schema.Array(Schema.String)),
+  ownerReferences: Schema.optional(
+    Schema.Array(
+      Schema.Struct({
+        apiVersion: Schema.String,
+        kind: Schema.String,
+        name: Schema.String,
+        uid: Schema.String,
+        controller: Schema.optional(Schema.Boolean),
+        blockOwnerDeletion: Schema.optional(Schema.Boolean)
+      })
+    )
+  ),
+  managedFields: Schema.optional(Schema.Array(Schema.Unknown))
+})
+
+const KubeObjectSchema = Schema.Struct(
+  { apiVersion: Schema.String, kind: Schema.String, metadata: ObjectMetaSchema },
+  Schema.Record({ key: Schema.String, value: Schema.Unknown })
+)
+
+const ListSchema = Schema.Struct({
+  metadata: Schema.optional(
+    Schema.Struct({ resourceVersion: Schema.optional(Schema.String), continue: Schema.optional(Schema.String) })
+  ),
+  items: Schema.NullOr(Schema.Array(Schema.Unknown))
+})
+
+const WatchEventSchema = Schema.Struct({
+  type: Schema.Literal("ADDED", "MODIFIED", "DELETED", "BOOKMARK", "ERROR"),
+  object: Schema.Unknown
+})
+
+const VersionSchema = Schema.Struct({ gitVersion: Schema.String, major: Schema.String, minor: Schema.String })
+
+// Unknown fields must survive decoding: the operator reads spec and status as it needs them.
+const preserve = { onExcessProperty: "preserve" } as const
+
+const decodeWith =
+  <A, I>(schema: Schema.Schema<A, I>, what: string) =>
+  (input: unknown): Effect.Effect<A, Transport> =>
+    Schema.decodeUnknown(schema, preserve)(input).pipe(
+      Effect.mapError((e) => new Transport({ message: `unexpected ${what} from the API server: ${e.message}`, cause: e }))
+    )
+
+const parseJson = (text: string, what: string): Effect.Effect<unknown, Transport> =>
+  Effect.try({
+    try: (): unknown => JSON.parse(text),
+    catch: (e) => new Transport({ message: `the API server sent invalid JSON for ${what}`, cause: e })
+  })
+
+/** List items and watch objects of built-in kinds come without apiVersion and kind. */
+const withTypeMeta = (type: ResourceType, raw: unknown): unknown =>
+  typeof raw === "object" && raw !== null && !Array.isArray(raw)
+    ? { apiVersion: apiVersionOf(type), kind: type.kind, ...raw }
+    : raw
+
+const decodeObject = (type: ResourceType, raw: unknown): Effect.Effect<KubeObject, Transport> =>
+  decodeWith(KubeObjectSchema, `${type.kind} object`)(withTypeMeta(type, raw))
+
+// --- the service ----------------------------------------------------------------------------
+
+const requireNamespace = (type: ResourceType, namespace: string | undefined): Effect.Effect<void, Invalid> =>
+  type.namespaced && (namespace === undefined || namespace === "")
+    ? Effect.fail(
+        new Invalid({
+          message: `${type.kind} is namespaced: a namespace is required`,
+          causes: [{ field: "metadata.namespace", reason: "FieldValueRequired", message: "Required value" }]
+        })
+      )
+    : Effect.void
+
+const requireName = (object: KubeObject): Effect.Effect<string, Invalid> =>
+  object.metadata.name !== undefined && object.metadata.name !== ""
+    ? Effect.succeed(object.metadata.name)
+    : Effect.fail(
+        new Invalid({
+          message: `${object.kind}: metadata.name is required`,
+          causes: [{ field: "metadata.name", reason: "FieldValueRequired", message: "Required value" }]
+        })
+      )
+
+const patchContentType: Record<PatchType, string> = {
+  merge: "application/merge-patch+json",
+  json: "application/json-patch+json",
+  strategic: "application/strategic-merge-patch+json"
+}
+
+const header = (value: string | ReadonlyArray<string> | undefined): string | undefined =>
+  typeof value === "string" ? value : value?.[0]
+
+/** Builds the service over a transport for the kubeconfig's current cluster. */
+export const makeKubeApi = (
+  kubeConfig: KubeConfig,
+  options: KubeApiLiveOptions = {}
+): Effect.Effect<KubeApiService, KubeConfigError, Scope.Scope> =>
+  Effect.gen(function* () {
+    const transport = yield* makeHttpTransport(kubeConfig)
+    const timeout = options.requestTimeout ?? DEFAULT_REQUEST_TIMEOUT
+
+    /** The 2xx body as JSON, or the typed error of a non-2xx answer. */
+    const call = (req: HttpRequest): Effect.Effect<unknown, KubeError> =>
+      transport.request(req, timeout).pipe(
+        Effect.flatMap((res: HttpResponse) =>
+          res.status >= 200 && res.status < 300
+            ? parseJson(res.body, `${req.method} ${req.path}`)
+            : Effect.fail(errorFromResponse(res.status, res.body, header(res.headers["retry-after"])))
+        )
+      )
+
+    const get: KubeApiService["get"] = (type, name, namespace) =>
+      requireNamespace(type, namespace).pipe(
+        Effect.zipRight(call({ method: "GET", path: objectPath(type, name, namespace) })),
+        Effect.flatMap((raw) => decodeObject(type, raw))
+      )
+
+    const list: KubeApiService["list"] = (type, opts: ListOptions = {}) =>
+      call({
+        method: "GET",
+        path:
+          collectionPath(type, opts.namespace) +
+          queryString({
+            labelSelector: opts.labelSelector,
+            fieldSelector: opts.fieldSelector,
+            limit: opts.limit,
+            continue: opts.continue,
+            resourceVersion: opts.resourceVersion
+          })
+      }).pipe(
+        Effect.flatMap(decodeWith(ListSchema, `${type.kind} list`)),
+        Effect.flatMap((l) =>
+          Effect.forEach(l.items ?? [], (item) => decodeObject(type, item)).pipe(
+            Effect.map((items) => {
+              const cont = l.metadata?.continue
+              return {
+                items,
+                resourceVersion: l.metadata?.resourceVersion ?? "",
+                ...(cont === undefined || cont === "" ? {} : { continue: cont })
+              }
+            })
+          )
+        )
+      )
+
+    const create: KubeApiService["create"] = (type, object) =>
+      requireNamespace(type, object.metadata.namespace).pipe(
+        Effect.zipRight(call({ method: "POST", path: collectionPath(type, object.metadata.namespace), body: object })),
+        Effect.flatMap((raw) => decodeObject(type, raw))
+      )
+
+    const applyTo =
+      (subresource: string | undefined) =>
+      (type: ResourceType, object: KubeObject, opts: ApplyOptions): Effect.Effect<KubeObject, KubeError> =>
+        Effect.gen(function* () {
+          yield* requireNamespace(type, object.metadata.namespace)
+          const name = yield* requireName(object)
+          const raw = yield* call({
+            method: "PATCH",
+            path:
+              objectPath(type, name, object.metadata.namespace, subresource) +
+              queryString({ fieldManager: opts.fieldManager, force: opts.force ?? false }),
+            // JSON is YAML, so the apply patch can be sent as JSON.
+            contentType: "application/apply-patch+yaml",
+            body: { ...object, apiVersion: object.apiVersion || apiVersionOf(type), kind: object.kind || type.kind }
+          })
+          return yield* decodeObject(type, raw)
+        })
+
+    const patch: KubeApiService["patch"] = (type, name, namespace, patchType, body, opts) =>
+      requireNamespace(type, namespace).pipe(
+        Effect.zipRight(
+          call({
+            method: "PATCH",
+            path: objectPath(type, name, namespace) + queryString({ fieldManager: opts?.fieldManager }),
+            contentType: patchContentType[patchType],
+            body
+          })
+        ),
+        Effect.flatMap((raw) => decodeObject(type, raw))
+      )
+
+    const del: KubeApiService["delete"] = (type, name, namespace, opts: DeleteOptions = {}) =>
+      requireNamespace(type, namespace).pipe(
+        Effect.zipRight(
+          call({
+            method: "DELETE",
+            path: objectPath(type, name, namespace),
+            body: {
+              apiVersion: "v1",
+              kind: "DeleteOptions",
+              ...(opts.preconditions === undefined ? {} : { preconditions: opts.preconditions }),
+              ...(opts.propagationPolicy === undefined ? {} : { propagationPolicy: opts.propagationPolicy })
+            }
+          })
+        ),
+        Effect.asVoid
+      )
+
+    const watch: KubeApiService["watch"] = (type, opts: WatchOptions = {}) => {
+      const path =
+        collectionPath(type, opts.namespace) +
+        queryString({
+          watch: 1,
+          labelSelector: opts.labelSelector,
+          fieldSelector: opts.fieldSelector,
+          resourceVersion: opts.resourceVersion,
+          allowWatchBookmarks: opts.allowWatchBookmarks,
+          timeoutSeconds: opts.timeoutSeconds
+        })
+      const idle =
+        opts.idleTimeout ?? Duration.sum(Duration.seconds(opts.timeoutSeconds ?? DEFAULT_WATCH_SECONDS), IDLE_MARGIN)
+      const toEvent = (line: string): Effect.Effect<WatchEvent, KubeError> =>
+        parseJson(line, `a ${type.kind} watch event`).pipe(
+          Effect.flatMap(decodeWith(WatchEventSchema, `${type.kind} watch event`)),
+          Effect.flatMap((e) => {
+            const eventType = e.type
+            return eventType === "ERROR"
+              ? Effect.fail(errorFromWatchStatus(e.object))
+              : Effect.map(decodeObject(type, e.object), (object): WatchEvent => ({ type: eventType, object }))
+          })
+        )
+      return Stream.unwrapScoped(
+        Effect.gen(function* () {
+          const res = yield* transport.stream({ method: "GET", path }, timeout)
+          if (res.status < 200 || res.status >= 300) {
+            const body = yield* readText(res.body)
+            return yield* Effect.fail(errorFromResponse(res.status, body, header(res.headers["retry-after"])))
+          }
+          return res.body.pipe(
+            Stream.timeoutFail(
+              () => new Timeout({ message: `${type.kind} watch: no data for ${Duration.format(Duration.decode(idle))}` }),
+              idle
+            ),
+            Stream.decodeText(),
+            Stream.splitLines,
+            Stream.filter((line) => line.trim() !== ""),
+            Stream.mapEffect(toEvent)
+          )
+        })
+      )
+    }
+
+    const version: KubeApiService["version"] = call({ method: "GET", path: "/version" }).pipe(
+      Effect.flatMap(decodeWith(VersionSchema, "version"))
+    )
+
+    return {
+      get,
+      list,
+      watch,
+      create,
+      apply: applyTo(undefined),
+      applyStatus: applyTo("status"),
+      patch,
+      delete: del,
+      version
+    }
+  })
+
+/** Layers of the live `KubeApi`. */
+export const KubeApiLive = {
+  /** Over an already loaded kubeconfig. */
+  layer: (kubeConfig: KubeConfig, options?: KubeApiLiveOptions): Layer.Layer<KubeApi, KubeConfigError> =>
+    Layer.scoped(KubeApi, makeKubeApi(kubeConfig, options)),
+  /** Over a kubeconfig file (its current context). */
+  fromKubeconfigFile: (path: string, options?: KubeApiLiveOptions): Layer.Layer<KubeApi, KubeConfigError> =>
+    Layer.scoped(KubeApi, Effect.flatMap(loadKubeConfigFile(path), (kc) => makeKubeApi(kc, options))),
+  /** `$KUBECONFIG`, `~/.kube/config`, or the in-cluster service account. */
+  fromDefault: Layer.scoped(
+    KubeApi,
+    Effect.flatMap(loadDefaultKubeConfig, (kc) => makeKubeApi(kc))
+  ) satisfies Layer.Layer<KubeApi, KubeConfigError>
+}

@@ -1,0 +1,255 @@
+import { Clock, Deferred, Duration, Effect, Either, PubSub, Queue, Schedule, type Scope, Stream } from "effect"
+import { type CacheChange, type CacheReader, ObjectCache } from "./cache.js"
+import type { KubeError } from "./errors.js"
+import { KubeApi, type ListResult, type WatchEvent } from "./KubeApi.js"
+import type { KubeObject, ResourceType } from "./object.js"
+import { withKubeRetry } from "./retry.js"
+
+/** What subscribers receive: one change of the cached state. */
+export type InformerEvent = CacheChange
+
+/**
+ * Hooks for metrics, as plain functions so the informer does not depend on a metrics library.
+ * `resource` is `<plural>` for core kinds and `<plural>.<group>` otherwise.
+ */
+export interface InformerMetrics {
+  /** A full list after the first one (after a 410, or when a watch could not resume). */
+  readonly relisted: (resource: string) => void
+  /** The API server answered 410 Gone: the resourceVersion was too old. */
+  readonly gone: (resource: string) => void
+  /** A new watch was started after the previous one ended or failed. */
+  readonly reconnected: (resource: string) => void
+  /** The number of cached objects, after every change. */
+  readonly cacheSize: (resource: string, size: number) => void
+}
+
+export const noopInformerMetrics: InformerMetrics = {
+  relisted: () => {},
+  gone: () => {},
+  reconnected: () => {},
+  cacheSize: () => {}
+}
+
+export interface InformerOptions {
+  /** Watch one namespace; all namespaces when absent. */
+  readonly namespace?: string
+  readonly labelSelector?: string
+  readonly fieldSelector?: string
+  /** Page size of the list. Default 500. */
+  readonly pageSize?: number
+  /** The API server ends each watch cleanly after this long. Default 290 s. */
+  readonly watchTimeoutSeconds?: number
+  /**
+   * No bytes for this long fails the watch, so a dead connection is noticed. Default 330 s:
+   * above the watch timeout, so even a server that sends no bookmarks never trips it; with
+   * bookmarks (about one a minute) it may be set lower.
+   */
+  readonly idleTimeout?: Duration.DurationInput
+  /** Reconnect backoff: jittered exponential from `initial` to `max`. Default 0.8 s → 30 s. */
+  readonly backoff?: { readonly initial?: Duration.DurationInput; readonly max?: Duration.DurationInput }
+  readonly metrics?: InformerMetrics
+}
+
+export interface Informer {
+  readonly resource: ResourceType
+  readonly cache: CacheReader
+  /** Completes once the first full list is in the cache. */
+  readonly synced: Effect.Effect<void>
+  readonly hasSynced: Effect.Effect<boolean>
+  /**
+   * Delivers every change to `handler`, in order, on a fiber of the caller's scope. It starts
+   * with an `added` event for each object already cached, so a late subscriber misses nothing.
+   * A handler that dies is logged and does not stop the subscription.
+   */
+  readonly subscribe: (handler: (event: InformerEvent) => Effect.Effect<void>) => Effect.Effect<void, never, Scope.Scope>
+}
+
+const resourceName = (t: ResourceType): string => (t.group === "" ? t.plural : `${t.plural}.${t.group}`)
+
+/** A watch counts as healthy when it delivered something, or the server ended it after this long. */
+const HEALTHY_CLEAN_END = Duration.seconds(1)
+
+type WatchOutcome =
+  | { readonly _tag: "Ended"; readonly events: number; readonly elapsed: Duration.Duration }
+  | { readonly _tag: "Failed"; readonly events: number; readonly error: KubeError }
+
+/**
+ * Lists and watches one kind into an in-memory cache, until the scope closes: list (paged), then
+ * watch from the list's resourceVersion with bookmarks; a 410 relists and reports what changed
+ * meanwhile; other failures reconnect with jittered backoff, reset after a healthy watch.
+ */
+export const makeInformer = (
+  resource: ResourceType,
+  options: InformerOptions = {}
+): Effect.Effect<Informer, never, KubeApi | Scope.Scope> =>
+  Effect.gen(function* () {
+    const api = yield* KubeApi
+    const name = resourceName(resource)
+    const metrics = options.metrics ?? noopInformerMetrics
+    const cache = new ObjectCache()
+    const synced = yield* Deferred.make<void>()
+    const changes = yield* PubSub.unbounded<InformerEvent>()
+    // Held while the cache changes and its changes are published, and while a subscriber takes
+    // its snapshot: every subscriber sees each change exactly once, after its snapshot.
+    const lock = yield* Effect.makeSemaphore(1)
+
+    const publish = (batch: ReadonlyArray<InformerEvent>): Effect.Effect<void> =>
+      batch.length === 0
+        ? Effect.void
+        : PubSub.publishAll(changes, batch).pipe(Effect.zipRight(Effect.sync(() => metrics.cacheSize(name, cache.size))))
+
+    const applyEvent = (event: WatchEvent): Effect.Effect<void> =>
+      lock.withPermits(1)(
+        Effect.suspend(() => {
+          switch (event.type) {
+            case "ADDED":
+            case "MODIFIED": {
+              const change = cache.upsert(event.object)
+              return change === undefined ? Effect.void : publish([change])
+            }
+            case "DELETED":
+              return publish([cache.remove(event.object)])
+            case "BOOKMARK":
+              return Effect.void
+          }
+        })
+      )
+
+    const listAll: Effect.Effect<{ items: ReadonlyArray<KubeObject>; resourceVersion: string }, KubeError> =
+      Effect.gen(function* () {
+        const items: Array<KubeObject> = []
+        let cont: string | undefined = undefined
+        let resourceVersion = ""
+        do {
+          const page: ListResult = yield* withKubeRetry(
+            api.list(resource, {
+              ...(options.namespace === undefined ? {} : { namespace: options.namespace }),
+              ...(options.labelSelector === undefined ? {} : { labelSelector: options.labelSelector }),
+              ...(options.fieldSelector === undefined ? {} : { fieldSelector: options.fieldSelector }),
+              limit: options.pageSize ?? 500,
+              ...(cont === undefined ? {} : { continue: cont })
+            })
+          )
+          items.push(...page.items)
+          // Every page is served from the first page's snapshot, so they share one version.
+          resourceVersion = page.resourceVersion
+          cont = page.continue
+        } while (cont !== undefined)
+        return { items, resourceVersion }
+      })
+
+    const relist: Effect.Effect<string, KubeError> = Effect.gen(function* () {
+      const listed = yield* listAll
+      yield* lock.withPermits(1)(Effect.suspend(() => publish(cache.replace(listed.items))))
+      if (yield* Deferred.isDone(synced)) metrics.relisted(name)
+      yield* Deferred.succeed(synced, undefined)
+      yield* Effect.sync(() => metrics.cacheSize(name, cache.size))
+      return listed.resourceVersion
+    })
+
+    const watchFrom = (resourceVersion: string, onVersion: (rv: string) => void): Effect.Effect<WatchOutcome> =>
+      Effect.gen(function* () {
+        const start = yield* Clock.currentTimeMillis
+        let events = 0
+        const result = yield* api
+          .watch(resource, {
+            ...(options.namespace === undefined ? {} : { namespace: options.namespace }),
+            ...(options.labelSelector === undefined ? {} : { labelSelector: options.labelSelector }),
+            ...(options.fieldSelector === undefined ? {} : { fieldSelector: options.fieldSelector }),
+            resourceVersion,
+            allowWatchBookmarks: true,
+            timeoutSeconds: options.watchTimeoutSeconds ?? 290,
+            idleTimeout: options.idleTimeout ?? Duration.seconds(330)
+          })
+          .pipe(
+            Stream.runForEach((event) =>
+              applyEvent(event).pipe(
+                Effect.zipRight(
+                  Effect.sync(() => {
+                    events++
+                    const rv = event.object.metadata.resourceVersion
+                    if (rv !== undefined && rv !== "") onVersion(rv)
+                  })
+                )
+              )
+            ),
+            Effect.either
+          )
+        const elapsed = Duration.millis((yield* Clock.currentTimeMillis) - start)
+        return Either.isRight(result)
+          ? { _tag: "Ended", events, elapsed }
+          : { _tag: "Failed", events, error: result.left }
+      })
+
+    const backoff = yield* Schedule.driver(
+      Schedule.exponential(options.backoff?.initial ?? Duration.millis(800), 2).pipe(
+        Schedule.jittered,
+        Schedule.modifyDelay((_, d) => Duration.min(d, Duration.decode(options.backoff?.max ?? Duration.seconds(30))))
+      )
+    )
+    // The schedule never ends, so `next` only ever sleeps.
+    const waitBackoff = backoff.next(undefined).pipe(Effect.ignore)
+
+    const run = Effect.gen(function* () {
+      // undefined: the next step is a full list.
+      let resourceVersion: string | undefined = undefined
+      let watches = 0
+      for (;;) {
+        if (resourceVersion === undefined) {
+          const listed = yield* Effect.either(relist)
+          if (Either.isLeft(listed)) {
+            yield* Effect.logWarning(`informer ${name}: list failed: ${listed.left.message}`)
+            yield* waitBackoff
+            continue
+          }
+          resourceVersion = listed.right
+        }
+        if (watches++ > 0) metrics.reconnected(name)
+        const outcome = yield* watchFrom(resourceVersion, (rv) => {
+          resourceVersion = rv
+        })
+        const healthy =
+          outcome.events > 0 ||
+          (outcome._tag === "Ended" && Duration.greaterThanOrEqualTo(outcome.elapsed, HEALTHY_CLEAN_END))
+        if (outcome._tag === "Failed") {
+          if (outcome.error._tag === "Gone") {
+            metrics.gone(name)
+            resourceVersion = undefined
+            yield* Effect.logInfo(`informer ${name}: ${outcome.error.message}; relisting`)
+          } else {
+            yield* Effect.logWarning(`informer ${name}: watch failed (${outcome.error._tag}): ${outcome.error.message}`)
+          }
+        }
+        if (healthy) yield* backoff.reset
+        else yield* waitBackoff
+      }
+    }).pipe(Effect.annotateLogs({ informer: name }))
+
+    yield* Effect.forkScoped(run)
+
+    const subscribe: Informer["subscribe"] = (handler) =>
+      Effect.gen(function* () {
+        const [dequeue, snapshot] = yield* lock.withPermits(1)(
+          Effect.all([PubSub.subscribe(changes), Effect.sync(() => cache.list())])
+        )
+        const deliver = (event: InformerEvent) =>
+          handler(event).pipe(
+            Effect.catchAllCause((cause) => Effect.logError(`informer ${name}: a subscriber's handler died`, cause))
+          )
+        yield* Effect.forkScoped(
+          Effect.forEach(snapshot, (object) => deliver({ type: "added", object }), { discard: true }).pipe(
+            Effect.zipRight(Effect.forever(Effect.flatMap(Queue.take(dequeue), deliver)))
+          )
+        )
+      })
+
+    return {
+      resource,
+      cache: cache.reader,
+      synced: Deferred.await(synced),
+      hasSynced: Deferred.isDone(synced),
+      subscribe
+    }
+  })
+
+export const Informer = { make: makeInformer }

@@ -1,0 +1,188 @@
+/**
+ * The node:http(s) edge of the Kubernetes client: the only place that touches sockets, callbacks
+ * and the kubeconfig's promise-based auth. Everything above it sees Effects and typed errors.
+ */
+import * as http from "node:http"
+import * as https from "node:https"
+import type { KubeConfig } from "@kubernetes/client-node"
+import { NodeStream } from "@effect/platform-node"
+import { Deferred, Duration, Effect, FiberId, type Scope, Stream } from "effect"
+import { Timeout, Transport } from "./errors.js"
+import { clusterServer, type KubeConfigError } from "./kubeConfig.js"
+
+export type HttpMethod = "GET" | "POST" | "PATCH" | "DELETE"
+
+export interface HttpRequest {
+  readonly method: HttpMethod
+  /** Path and query below the server URL, e.g. `/api/v1/namespaces?limit=500`. */
+  readonly path: string
+  readonly contentType?: string
+  /** Serialised as JSON. */
+  readonly body?: unknown
+}
+
+export interface HttpResponse {
+  readonly status: number
+  readonly headers: http.IncomingHttpHeaders
+  readonly body: string
+}
+
+export interface HttpStreamResponse {
+  readonly status: number
+  readonly headers: http.IncomingHttpHeaders
+  /** The raw body. The request is destroyed when the enclosing scope closes. */
+  readonly body: Stream.Stream<Uint8Array, Transport>
+}
+
+export interface HttpTransport {
+  /** Sends a request and reads the whole answer, whatever its status, within `timeout`. */
+  readonly request: (req: HttpRequest, timeout: Duration.DurationInput) => Effect.Effect<HttpResponse, Transport | Timeout>
+  /** Sends a request and waits at most `headerTimeout` for the status line; the body streams. */
+  readonly stream: (
+    req: HttpRequest,
+    headerTimeout: Duration.DurationInput
+  ) => Effect.Effect<HttpStreamResponse, Transport | Timeout, Scope.Scope>
+}
+
+const describe = (e: unknown): string => (e instanceof Error ? e.message : String(e))
+
+const transportError = (what: string) => (cause: unknown) => new Transport({ message: `${what}: ${describe(cause)}`, cause })
+
+/**
+ * A transport for the kubeconfig's current cluster. Auth is applied per request, because exec
+ * plugins and projected service-account tokens rotate. Connections are pooled by a keep-alive
+ * agent that lives as long as the scope.
+ */
+export const makeHttpTransport = (
+  kubeConfig: KubeConfig
+): Effect.Effect<HttpTransport, KubeConfigError, Scope.Scope> =>
+  Effect.gen(function* () {
+    const server = yield* clusterServer(kubeConfig)
+    const secure = server.protocol === "https:"
+    const agent = yield* Effect.acquireRelease(
+      Effect.sync(() =>
+        secure ? new https.Agent({ keepAlive: true, maxSockets: 64 }) : new http.Agent({ keepAlive: true, maxSockets: 64 })
+      ),
+      (a) => Effect.sync(() => a.destroy())
+    )
+    // A proxy from the kubeconfig needs the kubeconfig's own (proxy) agent.
+    const useOwnAgent = !kubeConfig.getCurrentCluster()?.proxyUrl
+
+    const requestOptions = (req: HttpRequest, payload: string | undefined) =>
+      Effect.tryPromise({
+        try: async () => {
+          const opts: https.RequestOptions = {}
+          await kubeConfig.applyToHTTPSOptions(opts)
+          return opts
+        },
+        catch: transportError("cannot obtain credentials from the kubeconfig")
+      }).pipe(
+        Effect.map((opts): https.RequestOptions => ({
+          ...opts,
+          ...(useOwnAgent ? { agent } : {}),
+          method: req.method,
+          headers: {
+            ...(opts.headers ?? {}),
+            Accept: "application/json",
+            "User-Agent": "vworkspace-operator",
+            ...(payload === undefined
+              ? {}
+              : {
+                  "Content-Type": req.contentType ?? "application/json",
+                  "Content-Length": Buffer.byteLength(payload)
+                })
+          }
+        }))
+      )
+
+    const send = (req: HttpRequest) =>
+      Effect.gen(function* () {
+        const payload = req.body === undefined ? undefined : JSON.stringify(req.body)
+        const opts = yield* requestOptions(req, payload)
+        const url = new URL(server.pathname + req.path, server.origin)
+        return { url, opts, payload }
+      })
+
+    const request: HttpTransport["request"] = (req, timeout) =>
+      Effect.gen(function* () {
+        const { url, opts, payload } = yield* send(req)
+        return yield* Effect.async<HttpResponse, Transport>((resume) => {
+          const r = (secure ? https.request : http.request)(url, opts)
+          const fail = (e: unknown) => resume(Effect.fail(transportError(`${req.method} ${url.pathname}`)(e)))
+          r.on("error", fail)
+          r.once("response", (res) => {
+            const chunks: Array<Buffer> = []
+            res.on("data", (c: Buffer) => chunks.push(c))
+            res.on("error", fail)
+            res.once("end", () =>
+              resume(
+                Effect.succeed({
+                  status: res.statusCode ?? 0,
+                  headers: res.headers,
+                  body: Buffer.concat(chunks).toString("utf8")
+                })
+              )
+            )
+          })
+          r.end(payload)
+          return Effect.sync(() => r.destroy())
+        })
+      }).pipe(
+        Effect.timeoutFail({
+          duration: timeout,
+          onTimeout: () =>
+            new Timeout({ message: `${req.method} ${req.path} timed out after ${Duration.format(Duration.decode(timeout))}` })
+        })
+      )
+
+    const stream: HttpTransport["stream"] = (req, headerTimeout) =>
+      Effect.gen(function* () {
+        const { url, opts, payload } = yield* send(req)
+        const fail = transportError(`${req.method} ${url.pathname}`)
+        // Created in an (uninterruptible) acquire with every listener attached at once, so the
+        // request is always cleaned up; the wait for the status line below stays interruptible.
+        const opened = yield* Effect.acquireRelease(
+          Effect.sync(() => {
+            const response = Deferred.unsafeMake<http.IncomingMessage, Transport>(FiberId.none)
+            const state: { res: http.IncomingMessage | undefined } = { res: undefined }
+            const r = (secure ? https.request : http.request)(url, opts)
+            r.once("response", (res) => {
+              state.res = res
+              Deferred.unsafeDone(response, Effect.succeed(res))
+            })
+            r.on("error", (e) => Deferred.unsafeDone(response, Effect.fail(fail(e))))
+            r.end(payload)
+            return { r, response, state }
+          }),
+          ({ r, state }) =>
+            Effect.sync(() => {
+              // A finished response already gave its socket back to the pool; only cut unfinished ones.
+              if (state.res?.complete !== true) r.destroy()
+            })
+        )
+        const res = yield* Deferred.await(opened.response)
+        res.on("error", () => {
+          // Reported through the body stream below; this listener only keeps a late error from
+          // becoming an uncaught exception after the stream has been released.
+        })
+        return {
+          status: res.statusCode ?? 0,
+          headers: res.headers,
+          body: NodeStream.fromReadable<Transport, Uint8Array>(() => res, fail)
+        }
+      }).pipe(
+        Effect.timeoutFail({
+          duration: headerTimeout,
+          onTimeout: () =>
+            new Timeout({
+              message: `${req.method} ${req.path}: no response within ${Duration.format(Duration.decode(headerTimeout))}`
+            })
+        })
+      )
+
+    return { request, stream }
+  })
+
+/** Reads a streamed body to text (for error answers of streaming requests). */
+export const readText = (body: Stream.Stream<Uint8Array, Transport>): Effect.Effect<string, Transport> =>
+  body.pipe(Stream.decodeText(), Stream.mkString)

@@ -1,0 +1,105 @@
+/**
+ * The write side of every reconciler, built so that an unchanged object costs no write:
+ * children are applied only when the observed object lacks a desired field, status only when it
+ * differs, and finalizers are changed under a resourceVersion precondition.
+ */
+import { Effect, Option } from "effect"
+import { FieldManagers } from "../api/wellKnown.js"
+import type { KubeError } from "../kube/errors.js"
+import { KubeApi } from "../kube/KubeApi.js"
+import type { KubeObject, ResourceType } from "../kube/object.js"
+
+/** Every field of `desired` is present with the same value in `observed` (arrays compared whole). */
+export const containsDesired = (desired: unknown, observed: unknown): boolean => {
+  if (Array.isArray(desired)) {
+    return (
+      Array.isArray(observed) &&
+      desired.length === observed.length &&
+      desired.every((d, i) => containsDesired(d, observed[i]))
+    )
+  }
+  if (typeof desired === "object" && desired !== null) {
+    if (typeof observed !== "object" || observed === null || Array.isArray(observed)) return false
+    const o = observed as Record<string, unknown>
+    return Object.entries(desired).every(([k, v]) => containsDesired(v, o[k]))
+  }
+  return desired === observed
+}
+
+/** Deep equality of JSON values, key order ignored. */
+export const jsonEqual = (a: unknown, b: unknown): boolean => containsDesired(a, b) && containsDesired(b, a)
+
+/**
+ * Server-side applies `desired` unless the observed copy already carries all of it.
+ * Returns the object as it now stands and whether a write was made.
+ */
+export const applyIfChanged = (
+  type: ResourceType,
+  desired: KubeObject,
+  observed: Option.Option<KubeObject>
+): Effect.Effect<{ readonly object: KubeObject; readonly written: boolean }, KubeError, KubeApi> =>
+  Option.isSome(observed) && containsDesired(stripIdentity(desired), observed.value)
+    ? Effect.succeed({ object: observed.value, written: false })
+    : Effect.flatMap(KubeApi, (api) =>
+        api
+          .apply(type, desired, { fieldManager: FieldManagers.operator, force: true })
+          .pipe(Effect.map((object) => ({ object, written: true })))
+      )
+
+/** apiVersion/kind/name/namespace always match; comparing them is noise. */
+const stripIdentity = (o: KubeObject): Record<string, unknown> => {
+  const { apiVersion: _a, kind: _k, metadata, ...rest } = o
+  const { name: _n, namespace: _ns, ...meta } = metadata
+  return { ...rest, metadata: meta }
+}
+
+/** Server-side applies `status` to the object's `/status` subresource. */
+export const applyStatus = (
+  type: ResourceType,
+  object: KubeObject,
+  status: Record<string, unknown>
+): Effect.Effect<void, KubeError, KubeApi> =>
+  Effect.flatMap(KubeApi, (api) =>
+    api.applyStatus(
+      type,
+      {
+        apiVersion: object.apiVersion,
+        kind: object.kind,
+        metadata: { name: object.metadata.name, namespace: object.metadata.namespace },
+        status
+      },
+      { fieldManager: FieldManagers.operator, force: true }
+    )
+  )
+
+const setFinalizers = (type: ResourceType, object: KubeObject, finalizers: ReadonlyArray<string>) =>
+  Effect.flatMap(KubeApi, (api) =>
+    api.patch(type, object.metadata.name ?? "", object.metadata.namespace, "merge", {
+      // The resourceVersion makes this a precondition: a concurrent change gives Conflict, not a lost update.
+      metadata: { resourceVersion: object.metadata.resourceVersion, finalizers }
+    })
+  )
+
+export const addFinalizer = (
+  type: ResourceType,
+  object: KubeObject,
+  finalizer: string
+): Effect.Effect<KubeObject, KubeError, KubeApi> =>
+  (object.metadata.finalizers ?? []).includes(finalizer)
+    ? Effect.succeed(object)
+    : setFinalizers(type, object, [...(object.metadata.finalizers ?? []), finalizer])
+
+export const removeFinalizer = (
+  type: ResourceType,
+  object: KubeObject,
+  finalizer: string
+): Effect.Effect<void, KubeError, KubeApi> =>
+  (object.metadata.finalizers ?? []).includes(finalizer)
+    ? Effect.asVoid(
+        setFinalizers(
+          type,
+          object,
+          (object.metadata.finalizers ?? []).filter((f) => f !== finalizer)
+        )
+      ).pipe(Effect.catchTag("NotFound", () => Effect.void))
+    : Effect.void

@@ -1,0 +1,90 @@
+import { Effect, Queue, type Scope, Stream } from "effect"
+import { objectKey, type KubeObject, type ResourceType } from "../kube/object.js"
+
+/**
+ * Where a controller's keys come from: any stream of `namespace/name` (or `name`) keys. Informers
+ * of the primary kind and of owned kinds feed it; a unit test can feed keys directly.
+ */
+export type KeySource = Stream.Stream<string>
+
+/**
+ * An informer notification. A subscription must first replay every cached object as `added`, so a
+ * controller that starts late (after winning the election) still sees every existing object.
+ */
+export interface ObjectEvent {
+  readonly type: "added" | "updated" | "deleted"
+  readonly object: KubeObject
+  readonly old?: KubeObject
+}
+
+/** The part of an informer a controller needs (`Informer` of `src/kube/informer.ts` fits). */
+export interface Subscribable {
+  readonly subscribe: (handler: (event: ObjectEvent) => Effect.Effect<void>) => Effect.Effect<void, never, Scope.Scope>
+}
+
+/** An informer's events as a stream; the subscription lives as long as the stream runs. */
+export const eventsOf = (informer: Subscribable): Stream.Stream<ObjectEvent> =>
+  Stream.unwrapScoped(
+    Effect.gen(function* () {
+      const events = yield* Queue.unbounded<ObjectEvent>()
+      yield* informer.subscribe((event) => Queue.offer(events, event))
+      return Stream.fromQueue(events)
+    })
+  )
+
+/** Maps an object to the keys of the objects it should wake. */
+export type KeyMapper = (object: KubeObject) => ReadonlyArray<string>
+
+/** The object's own key: for watches of the primary kind. */
+export const ownKey: KeyMapper = (object) => [objectKey(object)]
+
+const groupOf = (apiVersion: string): string => {
+  const slash = apiVersion.indexOf("/")
+  return slash < 0 ? "" : apiVersion.slice(0, slash)
+}
+
+const keyIn = (namespace: string | undefined, name: string): string => (namespace ? `${namespace}/${name}` : name)
+
+/**
+ * The owners of a child, from its ownerReferences. Given a kind name, references of that kind
+ * match; given a ResourceType, the API group must match too, and a cluster-scoped owner gets a
+ * cluster-scoped key. A namespaced owner is always in the child's namespace (Kubernetes forbids
+ * cross-namespace owners).
+ */
+export const ownerKeyFromRefs =
+  (owner: string | ResourceType): KeyMapper =>
+  (object) => {
+    const kind = typeof owner === "string" ? owner : owner.kind
+    const namespace = typeof owner === "string" || owner.namespaced ? object.metadata.namespace : undefined
+    return (object.metadata.ownerReferences ?? [])
+      .filter((ref) => ref.kind === kind && (typeof owner === "string" || groupOf(ref.apiVersion) === owner.group))
+      .map((ref) => keyIn(namespace, ref.name))
+  }
+
+/** The owner named by a label on the child, in the child's namespace. */
+export const ownerKeyFromLabel =
+  (labelKey: string): KeyMapper =>
+  (object) => {
+    const name = object.metadata.labels?.[labelKey]
+    return name ? [keyIn(object.metadata.namespace, name)] : []
+  }
+
+/**
+ * Keys from informer events. An update wakes the owners of both the old and the new object, so
+ * a child that moves from one owner to another wakes both.
+ */
+export const keysFromEvents = <E, R>(
+  events: Stream.Stream<ObjectEvent, E, R>,
+  map: KeyMapper = ownKey
+): Stream.Stream<string, E, R> =>
+  Stream.mapConcat(events, (event) => {
+    const keys = map(event.object)
+    if (event.old === undefined) return keys
+    return [...new Set([...keys, ...map(event.old)])]
+  })
+
+/**
+ * The keys an informer's events wake: its own objects' keys by default (the primary kind), or
+ * their owners' keys with `ownerKeyFromRefs` / `ownerKeyFromLabel` (owned kinds).
+ */
+export const keysOf = (informer: Subscribable, map: KeyMapper = ownKey): KeySource => keysFromEvents(eventsOf(informer), map)
