@@ -26,8 +26,7 @@ export default defineConfig({
           include: ["test/e2e/**/*.test.ts"],
           globalSetup: ["test/support/globalSetup.ts"],
           testTimeout: 300_000,
-          hookTimeout: 600_000,
-          fileParallelism: false
+          hookTimeout: 600_000
         }
       }
     ]

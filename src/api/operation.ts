@@ -77,7 +77,12 @@ export const ObjectRef = Schema.Struct({
 })
 
 export const OperationStatus = Schema.Struct({
-  phase: opt(OperationPhase, "Pending, Running, Succeeded, Failed or Cancelled. Terminal phases are final."),
+  phase: opt(OperationPhase, "Pending, Running, Succeeded, Failed or Cancelled. Terminal phases are final.").annotations(
+    cel({
+      rule: "!(oldSelf in ['Succeeded', 'Failed', 'Cancelled']) || self == oldSelf",
+      message: "status.phase is final once Succeeded, Failed or Cancelled"
+    })
+  ),
   startedAt: opt(DateTimeString, "When the engine workload was started."),
   finishedAt: opt(DateTimeString, "When the operation reached a terminal phase."),
   engineRef: opt(ObjectRef, "The workload the engine created (Job, Workflow, Velero Backup, …)."),

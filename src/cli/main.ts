@@ -4,10 +4,11 @@ import { Command } from "@effect/cli"
 import { NodeContext, NodeRuntime } from "@effect/platform-node"
 import { Effect } from "effect"
 import { crdsCommand } from "./crds.js"
+import { runCommand } from "./run.js"
 
 const root = Command.make("vworkspace-operator").pipe(
   Command.withDescription("Cluster-side operator of vWorkspace."),
-  Command.withSubcommands([crdsCommand])
+  Command.withSubcommands([runCommand, crdsCommand])
 )
 
 const cli = Command.run(root, { name: "vworkspace-operator", version: "0.1.0" })

@@ -27,7 +27,7 @@ const runBuildScript = (mode: "binaries" | "helm-controller-crds"): Effect.Effec
     try {
       fd = fs.openSync(logFile, "w")
     } catch (e) {
-      resume(Effect.fail(new CommandFailed({ command, message: errorMessage(e), output: "" })))
+      resume(Effect.fail(new CommandFailed({ command, reason: errorMessage(e), output: "" })))
       return
     }
     const child = spawn("bash", [script, mode], {
@@ -47,7 +47,7 @@ const runBuildScript = (mode: "binaries" | "helm-controller-crds"): Effect.Effec
       stdout += c.toString("utf8")
     })
     child.on("error", (e) => {
-      if (!signal.aborted) resume(Effect.fail(new CommandFailed({ command, message: errorMessage(e), output: readLogTail(logFile) })))
+      if (!signal.aborted) resume(Effect.fail(new CommandFailed({ command, reason: errorMessage(e), output: readLogTail(logFile) })))
     })
     child.on("close", (code) => {
       const out = stdout.trim().split("\n").pop() ?? ""
@@ -55,7 +55,7 @@ const runBuildScript = (mode: "binaries" | "helm-controller-crds"): Effect.Effec
       else
         resume(
           Effect.fail(
-            new CommandFailed({ command, message: `exited with ${code} (log: ${logFile})`, output: readLogTail(logFile) })
+            new CommandFailed({ command, reason: `exited with ${code} (log: ${logFile})`, output: readLogTail(logFile) })
           )
         )
     })

@@ -133,7 +133,7 @@ const waitReady = (
   timeout: Duration.DurationInput,
   probe: Effect.Effect<boolean>
 ): Effect.Effect<void, StartFailed> => {
-  const startFailed = (message: string) => new StartFailed({ component, message, logFile, logTail: readLogTail(logFile) })
+  const startFailed = (message: string) => new StartFailed({ component, reason: message, logFile, logTail: readLogTail(logFile) })
   const once = Effect.flatMap(probe, (ready) =>
     ready
       ? Effect.void

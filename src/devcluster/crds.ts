@@ -128,7 +128,7 @@ export const waitEstablished = (
     }),
     Effect.tapError((e) =>
       Effect.sync(() => {
-        if (e !== null) last = e._tag === "ApiStatusError" ? `HTTP ${e.status}` : e.message
+        if (e !== null) last = e.message
       })
     )
   )
@@ -141,7 +141,10 @@ export const waitEstablished = (
   )
 }
 
-/** Applies every CRD and waits until all are Established. */
+/**
+ * Applies every CRD, then waits until all are Established. Applying all before waiting lets the
+ * API server set up their storage concurrently.
+ */
 export const applyCrds = (
   target: ApiTarget,
   crds: ReadonlyArray<CrdDoc>
@@ -150,16 +153,10 @@ export const applyCrds = (
     crds,
     (crd) =>
       applyCrd(target, crd).pipe(
-        Effect.mapError(
-          (e) =>
-            new CrdInstallFailed({
-              message: `applying CRD ${crd.name} from ${crd.source}: ${e._tag === "ApiStatusError" ? `HTTP ${e.status}: ${e.body.slice(0, 2000)}` : e.message}`
-            })
-        ),
-        Effect.zipRight(waitEstablished(target, crd.name))
+        Effect.mapError((e) => new CrdInstallFailed({ message: `applying CRD ${crd.name} from ${crd.source}: ${e.message}` }))
       ),
-    { concurrency: 4, discard: true }
-  )
+    { concurrency: 8, discard: true }
+  ).pipe(Effect.zipRight(Effect.forEach(crds, (crd) => waitEstablished(target, crd.name), { concurrency: 8, discard: true })))
 
 /** The project's CRDs (if generated yet) plus all third-party CRDs, applied and Established. */
 export const installAllCrds = (

@@ -3,24 +3,37 @@ import { Data } from "effect"
 /** A helper program (go, openssl, the build script) could not be run or exited non-zero. */
 export class CommandFailed extends Data.TaggedError("CommandFailed")<{
   readonly command: string
-  readonly message: string
+  readonly reason: string
+  /** The end of the program's output or log. */
   readonly output: string
-}> {}
+}> {
+  override get message(): string {
+    return `${this.command}: ${this.reason}${this.output === "" ? "" : `\n${this.output}`}`
+  }
+}
 
 /** etcd or kube-apiserver did not come up; `logTail` is the end of its log file. */
 export class StartFailed extends Data.TaggedError("StartFailed")<{
   readonly component: string
-  readonly message: string
+  readonly reason: string
   readonly logFile: string
   readonly logTail: string
-}> {}
+}> {
+  override get message(): string {
+    return `${this.reason}\n--- last lines of ${this.logFile} ---\n${this.logTail}`
+  }
+}
 
 /** A request to the API server failed at the transport level or timed out. */
 export class ApiRequestFailed extends Data.TaggedError("ApiRequestFailed")<{
   readonly method: string
   readonly path: string
-  readonly message: string
-}> {}
+  readonly reason: string
+}> {
+  override get message(): string {
+    return `${this.method} ${this.path}: ${this.reason}`
+  }
+}
 
 /** The API server answered with a status the caller did not accept. */
 export class ApiStatusError extends Data.TaggedError("ApiStatusError")<{
@@ -28,7 +41,11 @@ export class ApiStatusError extends Data.TaggedError("ApiStatusError")<{
   readonly path: string
   readonly status: number
   readonly body: string
-}> {}
+}> {
+  override get message(): string {
+    return `${this.method} ${this.path}: HTTP ${this.status}: ${this.body.slice(0, 1000)}`
+  }
+}
 
 /** A CRD file could not be read or parsed, or a CRD did not become Established in time. */
 export class CrdInstallFailed extends Data.TaggedError("CrdInstallFailed")<{

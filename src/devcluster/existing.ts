@@ -10,7 +10,7 @@ export const serverVersion = (target: ApiTarget): Effect.Effect<VersionInfo, Api
   requestJson(target, { method: "GET", path: "/version", timeout: Duration.seconds(10) }).pipe(
     Effect.flatMap(Schema.decodeUnknown(VersionInfo)),
     Effect.mapError((e) =>
-      e._tag === "ParseError" ? new ApiRequestFailed({ method: "GET", path: "/version", message: `unexpected answer: ${e.message}` }) : e
+      e._tag === "ParseError" ? new ApiRequestFailed({ method: "GET", path: "/version", reason: `unexpected answer: ${e.message}` }) : e
     )
   )
 

@@ -45,7 +45,7 @@ export const targetFromKubeconfig = (kubeconfigPath: string): Effect.Effect<ApiT
 /** One HTTPS request; any status is a success here, transport failures and timeouts are not. */
 export const request = (target: ApiTarget, req: ApiRequest): Effect.Effect<ApiResponse, ApiRequestFailed> => {
   const timeout = Duration.toMillis(Duration.decode(req.timeout ?? Duration.seconds(30)))
-  const fail = (message: string) => new ApiRequestFailed({ method: req.method, path: req.path, message })
+  const fail = (message: string) => new ApiRequestFailed({ method: req.method, path: req.path, reason: message })
   return Effect.async<ApiResponse, ApiRequestFailed>((resume, signal) => {
     const url = new URL(target.server + req.path)
     const headers: Record<string, string | number> = {
@@ -87,7 +87,7 @@ export const requestJson = (
     ok.includes(res.status)
       ? Effect.try({
           try: (): unknown => (res.body === "" ? null : JSON.parse(res.body)),
-          catch: (e) => new ApiRequestFailed({ method: req.method, path: req.path, message: `bad JSON: ${errorMessage(e)}` })
+          catch: (e) => new ApiRequestFailed({ method: req.method, path: req.path, reason: `bad JSON: ${errorMessage(e)}` })
         })
       : Effect.fail(new ApiStatusError({ method: req.method, path: req.path, status: res.status, body: res.body }))
   )

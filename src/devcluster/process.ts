@@ -34,7 +34,7 @@ export const runCommand = (
             Effect.fail(
               new CommandFailed({
                 command: [file, ...args].join(" "),
-                message: errorMessage(error),
+                reason: errorMessage(error),
                 output: tail(`${stdout}\n${stderr}`, 40)
               })
             )

@@ -109,7 +109,7 @@ export const desiredRelease = (ai: ApplicationInstance): DesiredRelease => {
       install: { remediation: { retries: 1 } },
       upgrade: { cleanupOnFail: true, remediation: { retries: 1, remediateLastFailure: true } },
       rollback: { cleanupOnFail: true },
-      historyMax: 10,
+      maxHistory: 10,
       driftDetection: { mode: "enabled" },
       ...(Object.keys(merged).length > 0 ? { values: merged } : {}),
       ...(valuesFrom ? { valuesFrom } : {})

@@ -92,6 +92,12 @@ export const makeInformer = (
     // Held while the cache changes and its changes are published, and while a subscriber takes
     // its snapshot: every subscriber sees each change exactly once, after its snapshot.
     const lock = yield* Effect.makeSemaphore(1)
+    // What the list and every watch select.
+    const selection = {
+      namespace: options.namespace,
+      labelSelector: options.labelSelector,
+      fieldSelector: options.fieldSelector
+    }
 
     const publish = (batch: ReadonlyArray<InformerEvent>): Effect.Effect<void> =>
       batch.length === 0
@@ -123,9 +129,7 @@ export const makeInformer = (
         do {
           const page: ListResult = yield* withKubeRetry(
             api.list(resource, {
-              ...(options.namespace === undefined ? {} : { namespace: options.namespace }),
-              ...(options.labelSelector === undefined ? {} : { labelSelector: options.labelSelector }),
-              ...(options.fieldSelector === undefined ? {} : { fieldSelector: options.fieldSelector }),
+              ...selection,
               limit: options.pageSize ?? 500,
               ...(cont === undefined ? {} : { continue: cont })
             })
@@ -153,9 +157,7 @@ export const makeInformer = (
         let events = 0
         const result = yield* api
           .watch(resource, {
-            ...(options.namespace === undefined ? {} : { namespace: options.namespace }),
-            ...(options.labelSelector === undefined ? {} : { labelSelector: options.labelSelector }),
-            ...(options.fieldSelector === undefined ? {} : { fieldSelector: options.fieldSelector }),
+            ...selection,
             resourceVersion,
             allowWatchBookmarks: true,
             timeoutSeconds: options.watchTimeoutSeconds ?? 290,

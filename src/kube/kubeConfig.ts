@@ -14,7 +14,7 @@ const SERVICE_ACCOUNT_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/tok
 
 const describe = (e: unknown): string => (e instanceof Error ? e.message : String(e))
 
-/** The server URL of the current cluster (any path prefix kept, no trailing slash). */
+/** The server URL of the current cluster. */
 export const clusterServer = (kc: KubeConfig, source = "kubeconfig"): Effect.Effect<URL, KubeConfigError> => {
   const cluster = kc.getCurrentCluster()
   if (cluster === null || cluster.server === "") {
@@ -29,7 +29,6 @@ export const clusterServer = (kc: KubeConfig, source = "kubeconfig"): Effect.Eff
   if (url.protocol !== "https:" && url.protocol !== "http:") {
     return Effect.fail(new KubeConfigError({ message: `${source}: unsupported server URL scheme ${url.protocol}` }))
   }
-  url.pathname = url.pathname.replace(/\/+$/, "")
   return Effect.succeed(url)
 }
 

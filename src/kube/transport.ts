@@ -59,6 +59,8 @@ export const makeHttpTransport = (
   Effect.gen(function* () {
     const server = yield* clusterServer(kubeConfig)
     const secure = server.protocol === "https:"
+    // A server URL may carry a path prefix (e.g. behind a proxy); requests go below it.
+    const basePath = server.pathname.replace(/\/+$/, "")
     const agent = yield* Effect.acquireRelease(
       Effect.sync(() =>
         secure ? new https.Agent({ keepAlive: true, maxSockets: 64 }) : new http.Agent({ keepAlive: true, maxSockets: 64 })
@@ -99,7 +101,7 @@ export const makeHttpTransport = (
       Effect.gen(function* () {
         const payload = req.body === undefined ? undefined : JSON.stringify(req.body)
         const opts = yield* requestOptions(req, payload)
-        const url = new URL(server.pathname + req.path, server.origin)
+        const url = new URL(server.origin + basePath + req.path)
         return { url, opts, payload }
       })
 
@@ -148,6 +150,9 @@ export const makeHttpTransport = (
             const r = (secure ? https.request : http.request)(url, opts)
             r.once("response", (res) => {
               state.res = res
+              // Errors reach the caller through the body stream; this listener only keeps a late
+              // one (after the stream was released) from becoming an uncaught exception.
+              res.on("error", () => {})
               Deferred.unsafeDone(response, Effect.succeed(res))
             })
             r.on("error", (e) => Deferred.unsafeDone(response, Effect.fail(fail(e))))
@@ -161,10 +166,6 @@ export const makeHttpTransport = (
             })
         )
         const res = yield* Deferred.await(opened.response)
-        res.on("error", () => {
-          // Reported through the body stream below; this listener only keeps a late error from
-          // becoming an uncaught exception after the stream has been released.
-        })
         return {
           status: res.statusCode ?? 0,
           headers: res.headers,

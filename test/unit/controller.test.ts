@@ -4,6 +4,26 @@ import { Metrics, makeMetrics, type MetricsService } from "../../src/observabili
 import * as Log from "../../src/observability/logger.js"
 import { Controller, ReconcileResult, TerminalError } from "../../src/runtime/controller.js"
 import { defaultBackoff } from "../../src/runtime/workQueue.js"
+import type { Informer, InformerMetrics } from "../../src/kube/informer.js"
+import type { KubeObject } from "../../src/kube/object.js"
+import { Resources } from "../../src/kube/resources.js"
+import type { SyncedCache } from "../../src/runtime/manager.js"
+import {
+  keysFromEvents,
+  keysOf,
+  type ObjectEvent,
+  ownerKeyFromLabel,
+  ownerKeyFromRefs,
+  type Subscribable
+} from "../../src/runtime/sources.js"
+
+// The runtime depends on small interfaces of its own; the real informer must satisfy them.
+const informerIsSubscribable = (informer: Informer): Subscribable => informer
+const informerIsSyncedCache = (informer: Informer): SyncedCache => informer
+const metricsFitInformer = (metrics: MetricsService): InformerMetrics => metrics.informer
+void informerIsSubscribable
+void informerIsSyncedCache
+void metricsFitInformer
 
 class Boom extends Data.TaggedError("Boom")<{ readonly message: string }> {}
 
@@ -316,5 +336,63 @@ describe("Controller", () => {
       expect(db?.reconcileID).toMatch(/^[0-9a-f-]{36}$/)
       expect(db?.reconcileID).not.toBe(web[0]?.reconcileID)
     }).pipe(Effect.provide(logLayer))
+  })
+
+  describe("key sources", () => {
+    const child = (metadata: KubeObject["metadata"]): KubeObject => ({ apiVersion: "helm.toolkit.fluxcd.io/v2", kind: "HelmRelease", metadata })
+    const ownerRef = (apiVersion: string, kind: string, name: string) => ({ apiVersion, kind, name, uid: `uid-${name}` })
+
+    it("ownerKeyFromRefs maps a child to owners of the kind, in the child's namespace", () => {
+      const object = child({
+        name: "web",
+        namespace: "team-a",
+        ownerReferences: [
+          ownerRef("apps.vworkspace.io/v1alpha1", "ApplicationInstance", "web"),
+          ownerRef("v1", "ConfigMap", "unrelated"),
+          ownerRef("other.example.com/v1", "ApplicationInstance", "impostor")
+        ]
+      })
+      expect(ownerKeyFromRefs("ApplicationInstance")(object)).toEqual(["team-a/web", "team-a/impostor"])
+      expect(ownerKeyFromRefs(Resources.ApplicationInstance)(object)).toEqual(["team-a/web"])
+      // A cluster-scoped owner gets a cluster-scoped key.
+      const secret = child({ name: "creds", namespace: "vworkspace-system", ownerReferences: [ownerRef("ops.vworkspace.io/v1alpha1", "Cluster", "local")] })
+      expect(ownerKeyFromRefs(Resources.Cluster)(secret)).toEqual(["local"])
+      expect(ownerKeyFromRefs("ApplicationInstance")(child({ name: "orphan", namespace: "team-a" }))).toEqual([])
+    })
+
+    it("ownerKeyFromLabel maps a child to the owner its label names", () => {
+      const map = ownerKeyFromLabel("app.vworkspace.io/application-instance")
+      expect(map(child({ name: "x", namespace: "team-a", labels: { "app.vworkspace.io/application-instance": "web" } }))).toEqual([
+        "team-a/web"
+      ])
+      expect(map(child({ name: "x", namespace: "team-a", labels: {} }))).toEqual([])
+    })
+
+    it.effect("keysFromEvents wakes the owners of both the old and the new object", () =>
+      Effect.gen(function* () {
+        const label = "app.vworkspace.io/application-instance"
+        const at = (owner: string): KubeObject => child({ name: "hr", namespace: "ns", labels: { [label]: owner } })
+        const events: Array<ObjectEvent> = [
+          { type: "added", object: at("one") },
+          { type: "updated", object: at("two"), old: at("one") },
+          { type: "updated", object: at("two"), old: at("two") },
+          { type: "deleted", object: at("two") }
+        ]
+        const keys = yield* Stream.runCollect(keysFromEvents(Stream.fromIterable(events), ownerKeyFromLabel(label)))
+        expect([...keys]).toEqual(["ns/one", "ns/two", "ns/one", "ns/two", "ns/two"])
+      })
+    )
+
+    it.scoped("keysOf subscribes to an informer and emits its objects' keys", () =>
+      Effect.gen(function* () {
+        const subscribed = yield* Deferred.make<(event: ObjectEvent) => Effect.Effect<void>>()
+        const informer: Subscribable = { subscribe: (handler) => Effect.asVoid(Deferred.succeed(subscribed, handler)) }
+        const keys = yield* Queue.unbounded<string>()
+        yield* Effect.forkScoped(Stream.runForEach(keysOf(informer), (k) => Queue.offer(keys, k)))
+        const handler = yield* Deferred.await(subscribed)
+        yield* handler({ type: "added", object: child({ name: "web", namespace: "team-a" }) })
+        expect(yield* Queue.take(keys)).toBe("team-a/web")
+      })
+    )
   })
 })

@@ -1,0 +1,99 @@
+/**
+ * `vworkspace-operator run`: the operator process. Flags fall back to environment variables, so
+ * the Helm chart can set either.
+ */
+import { Command, Options } from "@effect/cli"
+import { Config, Duration, Effect, Either, Layer, LogLevel, Option } from "effect"
+import { Names } from "../api/wellKnown.js"
+import { OperatorConfig, defaultOperatorConfig } from "../config.js"
+import { KubeApiLive } from "../kube/KubeApiLive.js"
+import { parseLabelSelector } from "../kube/labelSelector.js"
+import * as Log from "../observability/logger.js"
+import { Metrics } from "../observability/metrics.js"
+import { startOperator } from "../operator.js"
+import { parseBindAddress } from "../runtime/health.js"
+
+/** A text flag that falls back to an environment variable, then to its default. */
+const textFlag = (name: string, env: string, fallback: string) =>
+  Options.text(name).pipe(Options.withFallbackConfig(Config.string(env)), Options.withDefault(fallback))
+const optionalTextFlag = (name: string, env: string) =>
+  Options.text(name).pipe(Options.withFallbackConfig(Config.string(env)), Options.optional)
+
+const options = {
+  kubeconfig: Options.file("kubeconfig").pipe(
+    Options.withDescription("Kubeconfig file; default: $KUBECONFIG, ~/.kube/config, then the in-cluster service account"),
+    Options.optional
+  ),
+  healthProbeBindAddress: textFlag("health-probe-bind-address", "HEALTH_PROBE_BIND_ADDRESS", ":8081").pipe(
+    Options.withDescription("Where /healthz, /readyz and /metrics are served")
+  ),
+  leaderElect: Options.boolean("leader-elect").pipe(
+    Options.withDescription("Elect a leader through a Lease so that several replicas are safe")
+  ),
+  leaderElectionId: Options.text("leader-election-id").pipe(
+    Options.withDefault("dad03b25.vworkspace.io"),
+    Options.withDescription("Name of the leader-election Lease")
+  ),
+  podNamespace: textFlag("pod-namespace", "POD_NAMESPACE", Names.defaultOperatorNamespace).pipe(
+    Options.withDescription("The operator's own namespace (Lease, credentials)")
+  ),
+  clusterId: optionalTextFlag("cluster-id", "VWORKSPACE_CLUSTER_ID").pipe(
+    Options.withDescription("This cluster's id; objects labelled with another app.vworkspace.io/cluster-id are refused")
+  ),
+  namespaceSelector: textFlag(
+    "namespace-selector",
+    "VWORKSPACE_NAMESPACE_SELECTOR",
+    defaultOperatorConfig.namespaceSelector.text
+  ).pipe(Options.withDescription("Label selector of the namespaces the operator acts in")),
+  watchNamespace: optionalTextFlag("watch-namespace", "WATCH_NAMESPACE").pipe(
+    Options.withDescription("Act in this namespace only (default: every namespace that passes the selector)")
+  ),
+  maxConcurrentReconciles: Options.integer("max-concurrent-reconciles").pipe(Options.withDefault(4)),
+  resyncPeriod: Options.integer("resync-period-seconds").pipe(
+    Options.withDefault(600),
+    Options.withDescription("Reconcile every object again this often, even without events")
+  ),
+  logLevel: Options.choice("log-level", ["trace", "debug", "info", "warn", "error"]).pipe(
+    Options.withFallbackConfig(Config.literal("trace", "debug", "info", "warn", "error")("LOG_LEVEL")),
+    Options.withDefault("info" as const)
+  )
+}
+
+const levels = {
+  trace: LogLevel.Trace,
+  debug: LogLevel.Debug,
+  info: LogLevel.Info,
+  warn: LogLevel.Warning,
+  error: LogLevel.Error
+} as const
+
+export const runCommand = Command.make("run", options, (o) =>
+  Effect.gen(function* () {
+    const selector = parseLabelSelector(o.namespaceSelector)
+    if (Either.isLeft(selector)) return yield* Effect.fail(selector.left)
+    const healthProbe = yield* parseBindAddress(o.healthProbeBindAddress)
+    const config = Layer.succeed(OperatorConfig, {
+      ...defaultOperatorConfig,
+      clusterId: Option.getOrUndefined(o.clusterId),
+      namespaceSelector: selector.right,
+      podNamespace: o.podNamespace,
+      maxConcurrentReconciles: o.maxConcurrentReconciles,
+      resyncPeriod: Duration.seconds(o.resyncPeriod)
+    })
+    const kube = Option.match(o.kubeconfig, {
+      onNone: () => KubeApiLive.fromDefault,
+      onSome: (path) => KubeApiLive.fromKubeconfigFile(path)
+    })
+    yield* Effect.logInfo("starting operator")
+    yield* Effect.scoped(
+      Effect.flatMap(
+        startOperator({
+          healthProbe,
+          watchNamespace: Option.getOrUndefined(o.watchNamespace),
+          leaderElection: o.leaderElect ? { leaseName: o.leaderElectionId, namespace: o.podNamespace } : undefined
+        }),
+        (manager) => manager.wait
+      )
+    ).pipe(Effect.provide(Layer.mergeAll(config, kube, Metrics.live)))
+  }).pipe(Effect.provide(Log.layer({ level: levels[o.logLevel] })))
+).pipe(Command.withDescription("Run the operator (the default in the container image)"))

@@ -1,0 +1,94 @@
+/**
+ * The operator as one program: informers for every kind the controllers read, the controllers,
+ * and the manager that runs them on the leader. The same program runs in `vworkspace-operator run`,
+ * in the e2e tests and (with a `watchNamespace`) in integration tests; only Layers change.
+ */
+import { Effect, Layer, type Scope, Stream } from "effect"
+import { OperatorConfig } from "./config.js"
+import { type Informer, makeInformer } from "./kube/informer.js"
+import type { KubeApi } from "./kube/KubeApi.js"
+import type { ResourceType } from "./kube/object.js"
+import { Resources } from "./kube/resources.js"
+import { eventRecorderLive } from "./observability/events.js"
+import { Metrics } from "./observability/metrics.js"
+import { reconcileApplicationInstance } from "./reconcilers/applicationInstance.js"
+import { ObjectLookup } from "./reconcilers/objectLookup.js"
+import { Controller } from "./runtime/controller.js"
+import type { BindAddress } from "./runtime/health.js"
+import type { LeaderElectionConfig } from "./runtime/leaderElection.js"
+import { Manager, type RunningManager } from "./runtime/manager.js"
+import { eventsOf, keysOf, ownerKeyFromRefs } from "./runtime/sources.js"
+
+export interface OperatorOptions {
+  readonly healthProbe: BindAddress
+  /** Absent: this process always leads. */
+  readonly leaderElection?: LeaderElectionConfig
+  /** Act in this namespace only (the namespace gate still applies). Absent: every namespace. */
+  readonly watchNamespace?: string
+}
+
+/** The ApplicationInstance controller's view of the cluster. */
+const informerKinds = [
+  Resources.ApplicationInstance,
+  Resources.HelmRelease,
+  Resources.HelmRepository,
+  Resources.OCIRepository,
+  Resources.Namespace
+] as const
+
+const lookupFrom = (informers: ReadonlyMap<ResourceType, Informer>) =>
+  Layer.succeed(ObjectLookup, {
+    get: (type, namespace, name) => {
+      const informer = informers.get(type)
+      // Kinds without an informer are a wiring bug, not a state of the cluster.
+      if (informer === undefined) return Effect.dieMessage(`no informer for ${type.kind}`)
+      return informer.cache.get(namespace ? `${namespace}/${name}` : name)
+    }
+  })
+
+export const startOperator = (
+  options: OperatorOptions
+): Effect.Effect<RunningManager, unknown, KubeApi | Metrics | OperatorConfig | Scope.Scope> =>
+  Effect.gen(function* () {
+    const config = yield* OperatorConfig
+    const metrics = yield* Metrics
+    const informers = new Map<ResourceType, Informer>()
+    for (const kind of informerKinds) {
+      const scoped = kind.namespaced
+        ? { namespace: options.watchNamespace }
+        : options.watchNamespace
+          ? { fieldSelector: `metadata.name=${options.watchNamespace}` }
+          : {}
+      informers.set(kind, yield* makeInformer(kind, { ...scoped, metrics: metrics.informer }))
+    }
+    const ai = informers.get(Resources.ApplicationInstance)!
+    const aiKeysIn = (namespace?: string) =>
+      Stream.fromIterableEffect(ai.cache.list(namespace)).pipe(
+        Stream.map((o) => `${o.metadata.namespace}/${o.metadata.name}`)
+      )
+    const context = yield* Layer.build(Layer.mergeAll(lookupFrom(informers), eventRecorderLive))
+
+    const applicationInstances = Controller.make({
+      name: "applicationinstance",
+      maxConcurrentReconciles: config.maxConcurrentReconciles,
+      reconcile: (key) => reconcileApplicationInstance(key).pipe(Effect.provide(context)),
+      sources: [
+        keysOf(ai),
+        keysOf(informers.get(Resources.HelmRelease)!, ownerKeyFromRefs(Resources.ApplicationInstance)),
+        keysOf(informers.get(Resources.HelmRepository)!, ownerKeyFromRefs(Resources.ApplicationInstance)),
+        keysOf(informers.get(Resources.OCIRepository)!, ownerKeyFromRefs(Resources.ApplicationInstance)),
+        // A namespace gaining or losing the gate label re-gates every instance in it.
+        eventsOf(informers.get(Resources.Namespace)!).pipe(
+          Stream.flatMap((e) => aiKeysIn(e.object.metadata.name))
+        ),
+        Stream.tick(config.resyncPeriod).pipe(Stream.drop(1), Stream.flatMap(() => aiKeysIn()))
+      ]
+    })
+
+    return yield* Manager.start({
+      controllers: [applicationInstances],
+      caches: [...informers.values()],
+      healthProbe: options.healthProbe,
+      leaderElection: options.leaderElection
+    })
+  })

@@ -1,0 +1,48 @@
+import { Cause, Effect, Exit, Scope } from "effect"
+import type { TestProject } from "vitest/node"
+import { acquireTestCluster } from "../../src/devcluster/index.js"
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    /** Admin kubeconfig of the run's cluster. */
+    kubeconfigPath: string
+    /** The harness's own cluster (for PKI or version checks); null with VWORKSPACE_TEST_KUBECONFIG. */
+    devCluster: {
+      readonly dir: string
+      readonly pkiDir: string
+      readonly k8sVersion: string
+      readonly etcdVersion: string
+      /** etcd's client URL, for checking which etcd runs; tests never write to it. */
+      readonly etcdUrl: string
+    } | null
+  }
+}
+
+/**
+ * One cluster per test run: a local kube-apiserver + etcd (or the cluster VWORKSPACE_TEST_KUBECONFIG
+ * names), with every CRD installed. The returned teardown stops what was started.
+ */
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const scope = Effect.runSync(Scope.make())
+  const exit = await Effect.runPromiseExit(Scope.extend(acquireTestCluster, scope))
+  if (Exit.isFailure(exit)) {
+    await Effect.runPromise(Scope.close(scope, exit))
+    throw new Error(`test cluster did not start:\n${Cause.pretty(exit.cause)}`)
+  }
+  const cluster = exit.value
+  project.provide("kubeconfigPath", cluster.kubeconfigPath)
+  project.provide(
+    "devCluster",
+    cluster.started === undefined
+      ? null
+      : {
+          dir: cluster.started.dir,
+          pkiDir: cluster.started.pkiDir,
+          k8sVersion: cluster.started.k8sVersion,
+          etcdVersion: cluster.started.etcdVersion,
+          etcdUrl: `http://127.0.0.1:${cluster.started.etcd.clientPort}`
+        }
+  )
+  process.env["VWORKSPACE_KUBECONFIG_PATH"] = cluster.kubeconfigPath
+  return () => Effect.runPromise(Scope.close(scope, Exit.void))
+}

@@ -1,0 +1,24 @@
+/**
+ * Runs the real operator program in-process against the test cluster, limited to one namespace
+ * so test files running in parallel never reconcile each other's objects.
+ */
+import { Effect, Layer } from "effect"
+import { type OperatorConfigShape, operatorConfigLayer } from "../../src/config.js"
+import { KubeApiLive } from "../../src/kube/KubeApiLive.js"
+import { Metrics } from "../../src/observability/metrics.js"
+import { startOperator } from "../../src/operator.js"
+import type { LeaderElectionConfig } from "../../src/runtime/leaderElection.js"
+import { kubeconfigPath } from "./cluster.js"
+
+export const kubeLayer = () => KubeApiLive.fromKubeconfigFile(kubeconfigPath())
+
+export const startTestOperator = (options: {
+  readonly namespace: string
+  readonly config?: Partial<OperatorConfigShape>
+  readonly leaderElection?: LeaderElectionConfig
+}) =>
+  startOperator({
+    healthProbe: { host: "127.0.0.1", port: 0 },
+    watchNamespace: options.namespace,
+    leaderElection: options.leaderElection
+  }).pipe(Effect.provide(Layer.mergeAll(operatorConfigLayer(options.config), Metrics.test)))
