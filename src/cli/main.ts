@@ -4,11 +4,12 @@ import { Command } from "@effect/cli"
 import { NodeContext, NodeRuntime } from "@effect/platform-node"
 import { Effect } from "effect"
 import { crdsCommand } from "./crds.js"
+import { devClusterCommand } from "./devCluster.js"
 import { runCommand } from "./run.js"
 
 const root = Command.make("vworkspace-operator").pipe(
   Command.withDescription("Cluster-side operator of vWorkspace."),
-  Command.withSubcommands([runCommand, crdsCommand])
+  Command.withSubcommands([runCommand, crdsCommand, devClusterCommand])
 )
 
 const cli = Command.run(root, { name: "vworkspace-operator", version: "0.1.0" })

@@ -20,18 +20,18 @@ export interface Binaries {
 const runBuildScript = (mode: "binaries" | "helm-controller-crds"): Effect.Effect<string, CommandFailed> =>
   Effect.async<string, CommandFailed>((resume, signal) => {
     const script = path.join(repoRoot(), "scripts", "build-k8s.sh")
-    fs.mkdirSync(cacheRoot(), { recursive: true })
     const logFile = path.join(cacheRoot(), `build-${mode}.log`)
     const command = `${script} ${mode}`
-    let fd: number
+    let log: fs.WriteStream
     try {
-      fd = fs.openSync(logFile, "w")
+      fs.mkdirSync(cacheRoot(), { recursive: true })
+      log = fs.createWriteStream(logFile)
     } catch (e) {
       resume(Effect.fail(new CommandFailed({ command, reason: errorMessage(e), output: "" })))
       return
     }
     const child = spawn("bash", [script, mode], {
-      stdio: ["ignore", "pipe", fd],
+      stdio: ["ignore", "pipe", "pipe"],
       signal,
       env: {
         ...process.env,
@@ -41,23 +41,33 @@ const runBuildScript = (mode: "binaries" | "helm-controller-crds"): Effect.Effec
         VWORKSPACE_CACHE: cacheRoot()
       }
     })
-    fs.closeSync(fd)
     let stdout = ""
     child.stdout?.on("data", (c: Buffer) => {
       stdout += c.toString("utf8")
+    })
+    // Everything goes to the log; the script's own progress lines ("build-k8s: building ...") are
+    // also shown, so a first run that compiles for many minutes does not look hung.
+    let pending = ""
+    child.stderr?.on("data", (c: Buffer) => {
+      log.write(c)
+      const lines = (pending + c.toString("utf8")).split("\n")
+      pending = lines.pop() ?? ""
+      for (const line of lines) if (line.startsWith("build-k8s:")) process.stderr.write(`${line} (log: ${logFile})\n`)
     })
     child.on("error", (e) => {
       if (!signal.aborted) resume(Effect.fail(new CommandFailed({ command, reason: errorMessage(e), output: readLogTail(logFile) })))
     })
     child.on("close", (code) => {
-      const out = stdout.trim().split("\n").pop() ?? ""
-      if (code === 0 && out !== "") resume(Effect.succeed(out))
-      else
-        resume(
-          Effect.fail(
-            new CommandFailed({ command, reason: `exited with ${code} (log: ${logFile})`, output: readLogTail(logFile) })
+      log.end(() => {
+        const out = stdout.trim().split("\n").pop() ?? ""
+        if (code === 0 && out !== "") resume(Effect.succeed(out))
+        else
+          resume(
+            Effect.fail(
+              new CommandFailed({ command, reason: `exited with ${code} (log: ${logFile})`, output: readLogTail(logFile) })
+            )
           )
-        )
+      })
     })
   })
 

@@ -91,9 +91,11 @@ const registerEmergencyCleanup = (dir: string): (() => void) => {
     process.removeListener("SIGINT", onSignal)
     process.removeListener("SIGTERM", onSignal)
   }
-  process.once("exit", cleanup)
-  process.once("SIGINT", onSignal)
-  process.once("SIGTERM", onSignal)
+  // First in line: other handlers (vitest's) call process.exit() from their own 'exit' listener,
+  // which ends the process before any later listener runs.
+  process.prependOnceListener("exit", cleanup)
+  process.prependOnceListener("SIGINT", onSignal)
+  process.prependOnceListener("SIGTERM", onSignal)
   return unregister
 }
 
@@ -214,13 +216,13 @@ export const launchCluster = (
       const etcd = yield* spawnDaemon(
         bins.etcd,
         [
-          "--name=default",
+          "--name=vworkspace-dev",
           `--data-dir=${path.join(dir, "etcd-data")}`,
           `--listen-client-urls=${etcdClient}`,
           `--advertise-client-urls=${etcdClient}`,
           `--listen-peer-urls=${etcdPeer}`,
           `--initial-advertise-peer-urls=${etcdPeer}`,
-          `--initial-cluster=default=${etcdPeer}`,
+          `--initial-cluster=vworkspace-dev=${etcdPeer}`,
           "--initial-cluster-state=new",
           // Throwaway data: durability buys nothing and fsync dominates on shared disks.
           "--unsafe-no-fsync=true",

@@ -53,7 +53,6 @@ export const goModuleDir = (module: string, version: string): Effect.Effect<stri
   runCommand("go", ["mod", "download", "-json", `${module}@${version}`], {
     // Outside any go.mod, so the repo's (or a parent's) module settings play no part.
     cwd: os.tmpdir(),
-    env: { GOFLAGS: "-mod=mod" },
     timeout: Duration.minutes(5)
   }).pipe(
     Effect.flatMap((out) => Schema.decodeUnknown(ModuleDownload)(out)),
@@ -158,14 +157,22 @@ export const applyCrds = (
     { concurrency: 8, discard: true }
   ).pipe(Effect.zipRight(Effect.forEach(crds, (crd) => waitEstablished(target, crd.name), { concurrency: 8, discard: true })))
 
-/** The project's CRDs (if generated yet) plus all third-party CRDs, applied and Established. */
+/** The project's CRDs (if generated yet) plus all third-party CRDs. */
+export const allCrds = (
+  options: { readonly projectCrdDir?: string } = {}
+): Effect.Effect<ReadonlyArray<CrdDoc>, CommandFailed | CrdInstallFailed> =>
+  Effect.map(Effect.all([projectCrds(options.projectCrdDir), thirdPartyCrds], { concurrency: 2 }), ([own, third]) => [
+    ...own,
+    ...third
+  ])
+
+/** Applies `crds` (default: all of them) and waits until they are Established; returns their names. */
 export const installAllCrds = (
   target: ApiTarget,
-  options: { readonly projectCrdDir?: string } = {}
+  crds?: ReadonlyArray<CrdDoc>
 ): Effect.Effect<ReadonlyArray<string>, CommandFailed | CrdInstallFailed> =>
   Effect.gen(function* () {
-    const [own, third] = yield* Effect.all([projectCrds(options.projectCrdDir), thirdPartyCrds], { concurrency: 2 })
-    const all = [...own, ...third]
+    const all = crds ?? (yield* allCrds())
     yield* applyCrds(target, all)
     return all.map((c) => c.name)
   })

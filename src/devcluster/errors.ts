@@ -1,3 +1,4 @@
+import * as path from "node:path"
 import { Data } from "effect"
 
 /** A helper program (go, openssl, the build script) could not be run or exited non-zero. */
@@ -20,7 +21,8 @@ export class StartFailed extends Data.TaggedError("StartFailed")<{
   readonly logTail: string
 }> {
   override get message(): string {
-    return `${this.reason}\n--- last lines of ${this.logFile} ---\n${this.logTail}`
+    // The folder may be gone by now (a failed start is cleaned up), so the tail travels along.
+    return `${this.reason}\n--- last lines of ${path.basename(this.logFile)} ---\n${this.logTail}`
   }
 }
 

@@ -4,7 +4,7 @@
  */
 import { Effect, type Scope } from "effect"
 import { type ClusterInfo, scopedCluster } from "./cluster.js"
-import { installAllCrds } from "./crds.js"
+import { allCrds, installAllCrds } from "./crds.js"
 import type { DevClusterError } from "./errors.js"
 import { connectExisting } from "./existing.js"
 import { targetFromKubeconfig } from "./http.js"
@@ -44,8 +44,9 @@ export const acquireTestCluster: Effect.Effect<TestCluster, DevClusterError, Sco
     const crds = yield* installAllCrds(target)
     return { kubeconfigPath: external, started: undefined, crds }
   }
-  const info = yield* scopedCluster()
+  // Reading the CRDs from the module cache overlaps with the cluster's start.
+  const [info, docs] = yield* Effect.all([scopedCluster(), allCrds()], { concurrency: 2 })
   const target = yield* targetFromKubeconfig(info.kubeconfigPath)
-  const crds = yield* installAllCrds(target)
+  const crds = yield* installAllCrds(target, docs)
   return { kubeconfigPath: info.kubeconfigPath, started: info, crds }
 })

@@ -2,7 +2,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { Effect, Schema } from "effect"
 import { type ClusterInfo as ClusterInfoType, ClusterInfo, clusterAlive, launchCluster, stopCluster } from "./cluster.js"
-import { installAllCrds } from "./crds.js"
+import { allCrds, installAllCrds } from "./crds.js"
 import { type CommandFailed, type CrdInstallFailed, DevClusterStateError, FileError, type StartFailed, errorMessage } from "./errors.js"
 import { targetFromKubeconfig } from "./http.js"
 import { cacheRoot } from "./paths.js"
@@ -36,22 +36,23 @@ export interface UpResult {
  */
 export const up: Effect.Effect<UpResult, CommandFailed | StartFailed | FileError | CrdInstallFailed> = Effect.gen(function* () {
   const existing = yield* readState
-  let info: ClusterInfoType
-  let alreadyRunning = false
-  if (existing !== undefined && clusterAlive(existing)) {
-    info = existing
-    alreadyRunning = true
-  } else {
-    if (existing !== undefined) yield* stopCluster(existing)
-    info = yield* launchCluster({ dir: path.join(devClusterHome(), "cluster"), detached: true })
-    const written = info
-    yield* Effect.try({
-      try: () => fs.writeFileSync(stateFile(), JSON.stringify(written, null, 2)),
-      catch: (e) => new FileError({ path: stateFile(), message: errorMessage(e) })
-    }).pipe(Effect.tapError(() => stopCluster(written)))
-  }
+  const alreadyRunning = existing !== undefined && clusterAlive(existing)
+  const start: Effect.Effect<ClusterInfoType, CommandFailed | StartFailed | FileError> =
+    alreadyRunning && existing !== undefined
+      ? Effect.succeed(existing)
+      : Effect.gen(function* () {
+          if (existing !== undefined) yield* stopCluster(existing)
+          const info = yield* launchCluster({ dir: path.join(devClusterHome(), "cluster"), detached: true })
+          yield* Effect.try({
+            try: () => fs.writeFileSync(stateFile(), JSON.stringify(info, null, 2)),
+            catch: (e) => new FileError({ path: stateFile(), message: errorMessage(e) })
+          }).pipe(Effect.tapError(() => stopCluster(info)))
+          return info
+        })
+  // Reading the CRDs from the module cache overlaps with the cluster's start.
+  const [info, docs] = yield* Effect.all([start, allCrds()], { concurrency: 2 })
   const target = yield* targetFromKubeconfig(info.kubeconfigPath)
-  const crds = yield* installAllCrds(target)
+  const crds = yield* installAllCrds(target, docs)
   return { info, alreadyRunning, crds }
 })
 

@@ -84,7 +84,7 @@ const fluxStatus = (hr: KubeObject, conditions: ReadonlyArray<Record<string, str
     )
   )
 
-layer(kubeLayer(), { timeout: "60 seconds" })("ApplicationInstance reconciler", (it) => {
+layer(kubeLayer(), { timeout: "60 seconds", excludeTestServices: true })("ApplicationInstance reconciler", (it) => {
   it.scoped("managed helm source: materialises HelmRepository + hardened HelmRelease, then follows Flux status", () =>
     Effect.gen(function* () {
       const ns = yield* createTestNamespace("ai-helm", gated)
