@@ -14,4 +14,7 @@ const root = Command.make("vworkspace-operator").pipe(
 
 const cli = Command.run(root, { name: "vworkspace-operator", version: "0.1.0" })
 
-cli(process.argv).pipe(Effect.provide(NodeContext.layer), NodeRuntime.runMain)
+cli(process.argv).pipe(Effect.provide(NodeContext.layer), (program) =>
+  // The operator logs JSON through its own logger; the pretty console logger would double every line.
+  NodeRuntime.runMain(program, { disablePrettyLogger: true })
+)

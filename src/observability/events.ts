@@ -55,7 +55,9 @@ export const eventRecorderLive = Layer.effect(
           count: 1
         })
       }).pipe(
-        Effect.catchAll((e) => Effect.logWarning("could not record event", { reason, error: e._tag }))
+        Effect.catchAll((e) =>
+          Effect.logWarning("could not record event").pipe(Effect.annotateLogs({ reason, error: e._tag }))
+        )
       )
   }))
 )

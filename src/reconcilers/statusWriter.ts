@@ -45,6 +45,7 @@ export const writeStatus = (
     if (jsonEqual(next, defined(current))) return false
     const status = change.stampReconcileTime ? { ...next, lastReconcileTime: formatConditionTime(now) } : next
     yield* applyStatus(type, object, status)
+    yield* Effect.logDebug("status updated")
     const recorder = yield* EventRecorder
     for (const c of conditions) {
       const old = before.find((b) => b.type === c.type)

@@ -43,7 +43,12 @@ export const applyIfChanged = (
     : Effect.flatMap(KubeApi, (api) =>
         api
           .apply(type, desired, { fieldManager: FieldManagers.operator, force: true })
-          .pipe(Effect.map((object) => ({ object, written: true })))
+          .pipe(
+            Effect.tap(() =>
+              Effect.logInfo("applied").pipe(Effect.annotateLogs({ kind: type.kind, child: desired.metadata.name ?? "" }))
+            ),
+            Effect.map((object) => ({ object, written: true }))
+          )
       )
 
 /** apiVersion/kind/name/namespace always match; comparing them is noise. */
