@@ -5,7 +5,7 @@
  */
 import { Effect, Layer, type Scope, Stream } from "effect"
 import { OperatorConfig } from "./config.js"
-import { type Informer, makeInformer } from "./kube/informer.js"
+import { type Informer, type InformerOptions, makeInformer } from "./kube/informer.js"
 import type { KubeApi } from "./kube/KubeApi.js"
 import type { ResourceType } from "./kube/object.js"
 import { Resources } from "./kube/resources.js"
@@ -25,6 +25,8 @@ export interface OperatorOptions {
   readonly leaderElection?: LeaderElectionConfig
   /** Act in this namespace only (the namespace gate still applies). Absent: every namespace. */
   readonly watchNamespace?: string
+  /** Watch tuning for every informer (tests shorten it); absent fields keep the informer defaults. */
+  readonly informer?: Pick<InformerOptions, "idleTimeout" | "watchTimeoutSeconds" | "backoff">
 }
 
 /** The ApplicationInstance controller's view of the cluster. */
@@ -59,7 +61,7 @@ export const startOperator = (
         : options.watchNamespace
           ? { fieldSelector: `metadata.name=${options.watchNamespace}` }
           : {}
-      informers.set(kind, yield* makeInformer(kind, { ...scoped, metrics: metrics.informer }))
+      informers.set(kind, yield* makeInformer(kind, { ...options.informer, ...scoped, metrics: metrics.informer }))
     }
     const ai = informers.get(Resources.ApplicationInstance)!
     const aiKeysIn = (namespace?: string) =>

@@ -2,7 +2,7 @@
  * The ApplicationInstance reconciler against a real API server. The test plays helm-controller:
  * it writes HelmRelease status the way Flux does, and watches the instance fold it in.
  */
-import { describe, expect, layer } from "@effect/vitest"
+import { expect, layer } from "@effect/vitest"
 import { Effect, Option } from "effect"
 import { findCondition } from "../../src/api/conditions.js"
 import type { Condition } from "../../src/api/meta.js"

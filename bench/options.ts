@@ -1,0 +1,134 @@
+/** Command-line options of `npm run bench -- ...`. */
+import { Data, Either } from "effect"
+
+export const benchNames = ["throughput", "resync", "startup", "memory"] as const
+export type BenchName = (typeof benchNames)[number]
+
+export interface BenchOptions {
+  /** Benchmarks to run, in the order of `benchNames`. */
+  readonly only: ReadonlyArray<BenchName>
+  /** ApplicationInstances for throughput, resync and startup. */
+  readonly count: number
+  /** Cache sizes the memory benchmark grows through, ascending. */
+  readonly sizes: ReadonlyArray<number>
+  /** The operator's maxConcurrentReconciles, and the plain client's concurrency. */
+  readonly workers: number
+  /** Resync period of the resync benchmark, in seconds. */
+  readonly resyncSeconds: number
+  /** Full resync passes the resync benchmark waits for. */
+  readonly resyncPasses: number
+  /** Concurrent creates when the harness fills a namespace. */
+  readonly createConcurrency: number
+  /** Budget for the whole run; the memory benchmark stops growing when it runs out. */
+  readonly maxMinutes: number
+  readonly help: boolean
+}
+
+export class UsageError extends Data.TaggedError("UsageError")<{ readonly message: string }> {}
+
+export const defaults: BenchOptions = {
+  only: benchNames,
+  count: 1000,
+  sizes: [1000, 10000],
+  workers: 4,
+  resyncSeconds: 10,
+  resyncPasses: 3,
+  createConcurrency: 8,
+  maxMinutes: 15,
+  help: false
+}
+
+export const usage = `Usage: npm run bench -- [options]
+
+  --only <names>            comma-separated subset of: ${benchNames.join(", ")} (default: all)
+  --count <n>               ApplicationInstances for throughput, resync and startup (default ${defaults.count})
+  --sizes <n,m,...>         cache sizes for the memory benchmark, ascending (default ${defaults.sizes.join(",")})
+  --workers <n>             operator maxConcurrentReconciles = plain-client concurrency (default ${defaults.workers})
+  --resync-seconds <n>      resync period of the resync benchmark (default ${defaults.resyncSeconds})
+  --resync-passes <n>       resync passes to observe (default ${defaults.resyncPasses})
+  --create-concurrency <n>  concurrent creates when filling a namespace (default ${defaults.createConcurrency})
+  --max-minutes <n>         time budget; the memory benchmark stops growing when it runs out (default ${defaults.maxMinutes})
+  --help
+
+Runs against a private kube-apiserver + etcd, or the cluster VWORKSPACE_TEST_KUBECONFIG names.
+Tables go to stdout, progress to stderr.`
+
+const positiveInt = (flag: string, raw: string | undefined): Either.Either<number, UsageError> => {
+  const n = raw === undefined ? NaN : Number(raw)
+  return Number.isInteger(n) && n > 0
+    ? Either.right(n)
+    : Either.left(new UsageError({ message: `${flag} needs a positive integer, got ${raw === undefined ? "nothing" : `"${raw}"`}` }))
+}
+
+const isBenchName = (s: string): s is BenchName => (benchNames as ReadonlyArray<string>).includes(s)
+
+export const parseOptions = (argv: ReadonlyArray<string>): Either.Either<BenchOptions, UsageError> => {
+  let options: BenchOptions = defaults
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] ?? ""
+    // `--flag=value` and `--flag value` both work.
+    const eq = arg.indexOf("=")
+    const flag = eq > 0 ? arg.slice(0, eq) : arg
+    const value = (): string | undefined => (eq > 0 ? arg.slice(eq + 1) : argv[++i])
+    const int = (): Either.Either<number, UsageError> => positiveInt(flag, value())
+    const set = <K extends keyof BenchOptions>(key: K, v: Either.Either<BenchOptions[K], UsageError>) => {
+      if (Either.isLeft(v)) return v
+      options = { ...options, [key]: v.right }
+      return undefined
+    }
+    let failed: Either.Either<never, UsageError> | undefined
+    switch (flag) {
+      case "--help":
+      case "-h":
+        options = { ...options, help: true }
+        break
+      case "--only": {
+        const names = (value() ?? "").split(",").map((s) => s.trim()).filter((s) => s !== "")
+        const unknown = names.filter((n) => !isBenchName(n))
+        if (names.length === 0 || unknown.length > 0) {
+          return Either.left(
+            new UsageError({ message: `--only takes names from ${benchNames.join(", ")}; got "${names.join(",")}"` })
+          )
+        }
+        options = { ...options, only: benchNames.filter((n) => names.includes(n)) }
+        break
+      }
+      case "--sizes": {
+        const raw = (value() ?? "").split(",").filter((s) => s !== "")
+        const sizes: Array<number> = []
+        for (const s of raw) {
+          const n = positiveInt("--sizes", s)
+          if (Either.isLeft(n)) return n
+          sizes.push(n.right)
+        }
+        if (sizes.length === 0 || sizes.some((s, j) => j > 0 && s <= (sizes[j - 1] ?? 0))) {
+          return Either.left(new UsageError({ message: "--sizes needs ascending positive integers, e.g. 1000,10000" }))
+        }
+        options = { ...options, sizes }
+        break
+      }
+      case "--count":
+        failed = set("count", int())
+        break
+      case "--workers":
+        failed = set("workers", int())
+        break
+      case "--resync-seconds":
+        failed = set("resyncSeconds", int())
+        break
+      case "--resync-passes":
+        failed = set("resyncPasses", int())
+        break
+      case "--create-concurrency":
+        failed = set("createConcurrency", int())
+        break
+      case "--max-minutes":
+        failed = set("maxMinutes", int())
+        break
+      default:
+        return Either.left(new UsageError({ message: `unknown argument "${arg}"` }))
+    }
+    if (failed !== undefined) return failed
+  }
+  return Either.right(options)
+}
