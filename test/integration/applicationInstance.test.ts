@@ -169,6 +169,43 @@ layer(kubeLayer(), { timeout: "60 seconds", excludeTestServices: true })("Applic
       expect(reasons).toContain("ReconcileFailed")
     }))
 
+  it.scoped("upgrade: a new chart version reaches the HelmRelease, emits HelmReleaseUpgraded, and a stale Ready is not trusted", () =>
+    Effect.gen(function* () {
+      const ns = yield* createTestNamespace("ai-upg", gated)
+      yield* startTestOperator({ namespace: ns })
+      const ai = managedHelm(ns, "u")
+      yield* apply(ai)
+      const hr = yield* waitExists(Resources.HelmRelease, ns, "u-rel")
+      yield* fluxStatus(hr, [{ type: "Ready", status: "True", reason: "InstallSucceeded", message: "installed" }])
+      yield* waitCondition(ns, "u", "Ready", "True", "HelmReleaseReady")
+
+      const spec = ai["spec"] as { chart: Record<string, string> }
+      yield* apply({ ...ai, spec: { ...spec, chart: { ...spec.chart, version: "6.7.0" } } })
+      const upgraded = yield* waitFor(
+        "HelmRelease at 6.7.0",
+        get(Resources.HelmRelease, ns, "u-rel").pipe(
+          Effect.map((o) =>
+            Option.isSome(o) &&
+            (o.value["spec"] as { chart: { spec: { version: string } } }).chart.spec.version === "6.7.0"
+              ? o.value
+              : undefined
+          )
+        )
+      )
+      expect(upgraded.metadata.generation).toBe(2)
+      // helm-controller has not looked at generation 2 yet: its Ready=True is about 6.6.0.
+      const waiting = yield* waitCondition(ns, "u", "Ready", "Unknown", "Reconciling")
+      expect(findCondition(conditionsOf(waiting), "Ready")!.message).toBe("Waiting for helm-controller to observe generation 2")
+      expect(waiting["status"]).toMatchObject({ observedGeneration: 2, lastAppliedChart: { version: "6.7.0" } })
+      const events = yield* Effect.flatMap(KubeApi, (api) =>
+        api.list(Resources.Event, { namespace: ns, fieldSelector: "involvedObject.name=u" })
+      )
+      expect(events.items.find((e) => e["reason"] === "HelmReleaseUpgraded")?.["message"]).toBe("chart nextcloud 6.6.0 -> 6.7.0")
+
+      yield* fluxStatus(upgraded, [{ type: "Ready", status: "True", reason: "UpgradeSucceeded", message: "upgraded" }])
+      yield* waitCondition(ns, "u", "Ready", "True", "HelmReleaseReady")
+    }))
+
   it.scoped("OCI chart: OCIRepository with oci:// URL and tag, HelmRelease through chartRef", () =>
     Effect.gen(function* () {
       const ns = yield* createTestNamespace("ai-oci", gated)
