@@ -12,6 +12,7 @@ import {
   type WatchOptions
 } from "./KubeApi.js"
 import { type KubeConfigError, loadDefaultKubeConfig, loadKubeConfigFile } from "./kubeConfig.js"
+import { ObjectMeta } from "../api/meta.js"
 import { apiVersionOf, type KubeObject, type ResourceType } from "./object.js"
 import { collectionPath, objectPath, queryString } from "./paths.js"
 import { errorFromResponse, errorFromWatchStatus } from "./statusError.js"
@@ -29,37 +30,8 @@ const IDLE_MARGIN = Duration.seconds(30)
 
 // --- wire decoding --------------------------------------------------------------------------
 
-const StringMap = Schema.Record({ key: Schema.String, value: Schema.String })
-
-const ObjectMetaSchema = Schema.Struct({
-  name: Schema.optional(Schema.String),
-  generateName: Schema.optional(Schema.String),
-  namespace: Schema.optional(Schema.String),
-  uid: Schema.optional(Schema.String),
-  resourceVersion: Schema.optional(Schema.String),
-  generation: Schema.optional(Schema.Number),
-  creationTimestamp: Schema.optional(Schema.String),
-  deletionTimestamp: Schema.optional(Schema.String),
-  labels: Schema.optional(StringMap),
-  annotations: Schema.optional(StringMap),
-  finalizers: Schema.optional(Schema.Array(Schema.String)),
-  ownerReferences: Schema.optional(
-    Schema.Array(
-      Schema.Struct({
-        apiVersion: Schema.String,
-        kind: Schema.String,
-        name: Schema.String,
-        uid: Schema.String,
-        controller: Schema.optional(Schema.Boolean),
-        blockOwnerDeletion: Schema.optional(Schema.Boolean)
-      })
-    )
-  ),
-  managedFields: Schema.optional(Schema.Array(Schema.Unknown))
-})
-
 const KubeObjectSchema = Schema.Struct(
-  { apiVersion: Schema.String, kind: Schema.String, metadata: ObjectMetaSchema },
+  { apiVersion: Schema.String, kind: Schema.String, metadata: ObjectMeta },
   Schema.Record({ key: Schema.String, value: Schema.Unknown })
 )
 

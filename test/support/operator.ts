@@ -2,7 +2,7 @@
  * Runs the real operator program in-process against the test cluster, limited to one namespace
  * so test files running in parallel never reconcile each other's objects.
  */
-import { Effect, Layer } from "effect"
+import { Effect, Layer, Logger, LogLevel } from "effect"
 import { type OperatorConfigShape, operatorConfigLayer } from "../../src/config.js"
 import { KubeApiLive } from "../../src/kube/KubeApiLive.js"
 import { Metrics } from "../../src/observability/metrics.js"
@@ -21,4 +21,10 @@ export const startTestOperator = (options: {
     healthProbe: { host: "127.0.0.1", port: 0 },
     watchNamespace: options.namespace,
     leaderElection: options.leaderElection
-  }).pipe(Effect.provide(Layer.mergeAll(operatorConfigLayer(options.config), Metrics.test)))
+  }).pipe(
+    Effect.provide(Layer.mergeAll(operatorConfigLayer(options.config), Metrics.test)),
+    // Quiet unless asked: VWORKSPACE_TEST_LOG=debug shows what the operator did.
+    Logger.withMinimumLogLevel(testLogLevel)
+  )
+
+const testLogLevel = process.env["VWORKSPACE_TEST_LOG"] === "debug" ? LogLevel.Debug : LogLevel.Warning
