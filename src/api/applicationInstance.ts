@@ -22,7 +22,7 @@ export type ValuesSource = typeof ValuesSource.Type
 export const AppRef = Schema.Struct({
   catalogId: req(
     NonEmpty.pipe(Schema.maxLength(253)),
-    "Catalog entry id, for example nextcloud or cluster-ops. The value seaweedfs selects the native SeaweedFS path."
+    "Catalog entry id, for example nextcloud or cluster-ops."
   ).annotations(cel({ rule: "self.trim() != ''", message: "spec.appRef.catalogId is required" }))
 })
 
@@ -43,8 +43,14 @@ export const ChartRef = Schema.Struct({
 })
 export type ChartRef = typeof ChartRef.Type
 
+/** Helm caps release names at 53 characters, and they must be DNS-1123 labels. */
+const ReleaseName = NonEmpty.pipe(Schema.maxLength(53), Schema.pattern(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/))
+
 export const ReleaseRef = Schema.Struct({
-  name: req(Name, "Name of the Flux HelmRelease (and Helm release) materialised for this instance.").annotations(
+  name: req(
+    ReleaseName,
+    "Name of the Flux HelmRelease (and Helm release) materialised for this instance: a DNS-1123 label of at most 53 characters."
+  ).annotations(
     notBlank("spec.release.name")
   ),
   namespace: req(Name, "Namespace of the release; must equal the instance's own namespace.").annotations(
@@ -206,7 +212,10 @@ export const ApplicationInstanceStatus = Schema.Struct({
     }),
     "The chart last written to the HelmRelease (what was asked, compared with what runs)."
   ),
-  lastReconcileTime: opt(DateTimeString, "Time of the last reconcile."),
+  lastReconcileTime: opt(
+    DateTimeString,
+    "Time of the last reconcile that changed this status; a pass that finds nothing to change writes nothing."
+  ),
   endpoints: opt(Schema.Array(Endpoint), "URLs derived from the running application.")
 })
 export type ApplicationInstanceStatus = typeof ApplicationInstanceStatus.Type

@@ -59,6 +59,8 @@ export const AppReason = {
   PolicyDenied: "PolicyDenied",
   NamespaceNotGated: "NamespaceNotGated",
   ClusterIdMismatch: "ClusterIdMismatch",
+  /** The HelmRelease or chart source name is taken by an object this instance does not own. */
+  ReleaseConflict: "ReleaseConflict",
   Unblocked: "Unblocked",
   // Deleting
   Uninstalling: "Uninstalling",

@@ -36,6 +36,16 @@ export const controllerRef = (ai: ApplicationInstance): OwnerReference => ({
   blockOwnerDeletion: true
 })
 
+/**
+ * An OCIRepository points at one artifact, so its URL names the chart. `spec.chart.url` may be the
+ * repository (`oci://host/charts`, as for `helm pull oci://host/charts/<name>`) or the artifact
+ * itself; the chart name is appended only in the first case.
+ */
+export const ociArtifactUrl = (url: string, chartName: string): string => {
+  const base = url.replace(/\/+$/, "")
+  return base.endsWith(`/${chartName}`) ? base : `${base}/${chartName}`
+}
+
 export const isSuspended = (ai: ApplicationInstance): boolean =>
   ai.metadata.annotations?.[Annotations.reconcile] === AnnotationValues.reconcileDisabled
 
@@ -63,7 +73,7 @@ export const desiredRelease = (ai: ApplicationInstance): DesiredRelease => {
           metadata: metadata(sourceName(release.name)),
           spec: {
             interval: "1m0s",
-            url: chart.url,
+            url: ociArtifactUrl(chart.url, chart.name),
             ref: { tag: chart.version },
             // A Helm chart pushed to a registry is one gzip layer; Flux wants it copied, not unpacked.
             layerSelector: { mediaType: "application/vnd.cncf.helm.chart.content.v1.tar+gzip", operation: "copy" }

@@ -2,9 +2,10 @@
  * Folds the status of a Flux HelmRelease into what the ApplicationInstance reports.
  *
  * Differences from the original (see DESIGN.md): Flux `Ready=False` gives `Ready=False` (not Unknown),
- * `Stalled=True` gives `Degraded=True` with Flux's own reason, and a HelmRelease whose
- * `status.observedGeneration` lags its `metadata.generation` is still reconciling, so a stale
- * `Ready=True` is never reported after a spec change.
+ * `Stalled=True` gives `Degraded=True` with Flux's own reason, and a `Ready=True` from an older
+ * generation (`status.observedGeneration` behind `metadata.generation`) is not trusted, so a stale
+ * success is never reported after a spec change. A `Ready=False` is reported at once: helm-controller
+ * moves observedGeneration only when an attempt ends, and its failures matter before that.
  */
 
 export type ConditionStatus = "True" | "False" | "Unknown"
@@ -35,14 +36,7 @@ const safeReason = (reason: string | undefined, fallback: string): string =>
 
 const find = (conditions: ReadonlyArray<FluxCondition>, type: string) => conditions.find((c) => c.type === type)
 
-export const releaseHealth = (hr: ObservedHelmRelease | undefined): ReleaseHealth => {
-  if (hr === undefined) {
-    return {
-      ready: { status: "Unknown", reason: "Reconciling", message: "Waiting for HelmRelease status" },
-      reconciling: { active: true, reason: "HelmReleaseInstalling", message: "Creating HelmRelease" },
-      degraded: { active: false, reason: "Recovered", message: "Release is healthy" }
-    }
-  }
+export const releaseHealth = (hr: ObservedHelmRelease): ReleaseHealth => {
   const ready = find(hr.conditions, "Ready")
   const reconcilingCond = find(hr.conditions, "Reconciling")
   const stalled = find(hr.conditions, "Stalled")
@@ -57,7 +51,7 @@ export const releaseHealth = (hr: ObservedHelmRelease | undefined): ReleaseHealt
         ? { active: true, reason: "HelmReleaseDegraded", message: released.message ?? "" }
         : { active: false, reason: "Recovered", message: "Release is healthy" }
 
-  if (ready === undefined || lagging) {
+  if (ready === undefined || (lagging && ready.status === "True")) {
     const message = ready === undefined
       ? "HelmRelease status not yet available"
       : `Waiting for helm-controller to observe generation ${hr.generation ?? 0}`

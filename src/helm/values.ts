@@ -24,7 +24,8 @@ type Integrations = NonNullable<NonNullable<ApplicationInstance["spec"]>["integr
 
 /**
  * The keys follow the most common chart conventions (`ingress.enabled`, `ingress.hostname`,
- * `ingress.hosts`, `ingress.tls`); the switches are also mirrored under
+ * `ingress.hosts`); charts disagree on the shape of `ingress.tls`, so cert-manager and
+ * external-secrets are only announced, with the other switches, under
  * `global.vworkspace.integrations` so a chart can read them from one stable place.
  */
 export const integrationValues = (integrations: Integrations | undefined): JsonObject => {
@@ -48,8 +49,7 @@ export const integrationValues = (integrations: Integrations | undefined): JsonO
     ingress: {
       enabled: true,
       hostname: host,
-      hosts: [{ host, paths: [{ path: "/", pathType: "Prefix" }] }],
-      ...(certManager ? { tls: true } : {})
+      hosts: [{ host, paths: [{ path: "/", pathType: "Prefix" }] }]
     }
   }
 }

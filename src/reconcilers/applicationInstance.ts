@@ -14,13 +14,14 @@ import { Finalizers, Labels } from "../api/wellKnown.js"
 import { OperatorConfig } from "../config.js"
 import { desiredRelease, isSuspended, sourceName } from "../helm/desiredRelease.js"
 import { releaseHealth } from "../helm/fluxStatus.js"
-import { isTransient, type KubeError } from "../kube/errors.js"
+import { isTransient } from "../kube/errors.js"
 import { KubeApi } from "../kube/KubeApi.js"
 import { matchesLabels } from "../kube/labelSelector.js"
+import type { KubeObject, ResourceType } from "../kube/object.js"
 import { Resources } from "../kube/resources.js"
 import { EventRecorder } from "../observability/events.js"
 import { type ReconcileResult, TerminalError } from "../runtime/controller.js"
-import { validateApplicationInstance } from "../validation/applicationInstance.js"
+import { seaweedCatalogId, validateApplicationInstance } from "../validation/applicationInstance.js"
 import { ObjectLookup } from "./objectLookup.js"
 import { writeStatus as writeStatusWithEvents } from "./statusWriter.js"
 import { addFinalizer, applyIfChanged, removeFinalizer } from "./writes.js"
@@ -92,6 +93,10 @@ const reconcileLive = (ai: AI) =>
     const invalid = validateApplicationInstance(ai)
     if (invalid !== undefined) return yield* blocked(R.ValidationFailed, invalid.message)
 
+    if (ai.spec?.appRef.catalogId === seaweedCatalogId && ai.spec.mode !== "placeholder") {
+      // The original's native SeaweedFS path is not part of this operator.
+      return yield* blocked(R.MissingDependencies, "seaweed engine is not configured")
+    }
     if (ai.spec?.mode === "placeholder") {
       yield* writeStatus(ai, { observedGeneration: generation }, [
         cond(T.Reconciling, "False", R.Stable, "Placeholder instance has no reconciliation in flight"),
@@ -127,20 +132,47 @@ const reconcileManaged = (
       ? cond(T.Suspended, "True", R.ManuallySuspended, "Reconciliation is suspended by annotation apps.vworkspace.io/reconcile=disabled")
       : cond(T.Suspended, "False", R.Active, "Reconciliation is active")
 
+    const observedSource = yield* lookup.get(sourceType, namespace, sourceName(release.name))
+    const observedRelease = yield* lookup.get(Resources.HelmRelease, namespace, release.name)
+    // Never take over a HelmRelease or source that another instance (or someone else) created.
+    const foreign = [observedSource, observedRelease].find((o) => Option.isSome(o) && !ownedBy(ai, o.value))
+    if (foreign !== undefined && Option.isSome(foreign)) {
+      const o = foreign.value
+      const message = `${o.kind} ${namespace}/${o.metadata.name} exists and is not owned by this instance${ownerName(o)}`
+      yield* writeStatus(
+        ai,
+        {},
+        [
+          cond(T.Blocked, "True", R.ReleaseConflict, message),
+          cond(T.Ready, "False", R.ReleaseConflict, message),
+          cond(T.Reconciling, "False", R.Stable, "Reconciliation is blocked")
+        ],
+        { keep: true }
+      )
+      return done
+    }
+
     const ensured = yield* Effect.gen(function* () {
-      const observedSource = yield* lookup.get(sourceType, namespace, sourceName(release.name))
-      yield* applyIfChanged(sourceType, desired.source, observedSource)
-      const observedRelease = yield* lookup.get(Resources.HelmRelease, namespace, release.name)
-      return yield* applyIfChanged(Resources.HelmRelease, desired.helmRelease, observedRelease)
+      const source = yield* applyIfChanged(sourceType, desired.source, observedSource)
+      // A switch of sourceType leaves the other kind of source behind.
+      yield* deleteOwned(ai, otherSourceType(sourceType), sourceName(release.name))
+      const hr = yield* applyIfChanged(Resources.HelmRelease, desired.helmRelease, observedRelease)
+      return { hr: hr.object, written: source.written || hr.written }
     }).pipe(Effect.either)
 
     if (ensured._tag === "Left") {
       const error = ensured.left
-      yield* writeStatus(ai, baseStatus, [
-        cond(T.Ready, "False", R.HelmReleaseFailed, `ensure HelmRelease: ${error.message}`),
-        cond(T.Reconciling, "False", R.Stable, "Reconciliation failed"),
-        suspendCondition
-      ])
+      // Nothing new was applied, so what the status says was last applied stays as it was.
+      yield* writeStatus(
+        ai,
+        { observedGeneration: ai.metadata.generation },
+        [
+          cond(T.Ready, "False", R.HelmReleaseFailed, `ensure HelmRelease: ${error.message}`),
+          cond(T.Reconciling, "False", R.Stable, "Reconciliation failed"),
+          suspendCondition
+        ],
+        { keep: true }
+      )
       // Transient failures retry with backoff; anything else waits for a change to the instance.
       return yield* isTransient(error) ? Effect.fail(error) : new TerminalError({ message: error.message })
     }
@@ -149,7 +181,7 @@ const reconcileManaged = (
     if (ensured.right.written && previous !== undefined && previous !== chart.version) {
       yield* recorder.record(ai, "Normal", "HelmReleaseUpgraded", `chart ${chart.name} ${previous} -> ${chart.version}`)
     }
-    const hr = ensured.right.object
+    const hr = ensured.right.hr
     const health = releaseHealth({
       generation: hr.metadata.generation,
       observedGeneration: (hr["status"] as { observedGeneration?: number } | undefined)?.observedGeneration,
@@ -165,37 +197,70 @@ const reconcileManaged = (
     return done
   })
 
-/** Uninstall: delete the HelmRelease and its source, wait until both are gone, then let go. */
+const otherSourceType = (t: ResourceType): ResourceType =>
+  t === Resources.OCIRepository ? Resources.HelmRepository : Resources.OCIRepository
+
+/** The child names this instance as its controller. */
+const ownedBy = (ai: AI, child: KubeObject): boolean =>
+  (child.metadata.ownerReferences ?? []).some((r) => r.controller === true && r.uid === ai.metadata.uid)
+
+const ownerName = (child: KubeObject): string => {
+  const owner = (child.metadata.ownerReferences ?? []).find((r) => r.controller === true)
+  return owner === undefined ? "" : ` (its controller is ${owner.kind} ${owner.name})`
+}
+
+/**
+ * Deletes a child if it exists and this instance owns it; the uid precondition makes sure the
+ * object deleted is the one that was checked. Returns whether an owned child still exists.
+ */
+const deleteOwned = (ai: AI, type: ResourceType, name: string) =>
+  Effect.gen(function* () {
+    const api = yield* KubeApi
+    const namespace = ai.metadata.namespace ?? ""
+    const found = yield* api.get(type, name, namespace).pipe(
+      Effect.map(Option.some),
+      Effect.catchTag("NotFound", () => Effect.succeed(Option.none<KubeObject>()))
+    )
+    if (Option.isNone(found) || !ownedBy(ai, found.value)) return false
+    const child = found.value
+    if (type === Resources.HelmRelease && (child["spec"] as { suspend?: boolean } | undefined)?.suspend === true) {
+      // helm-controller skips the Helm uninstall of a suspended release; deleting the instance means uninstall.
+      yield* api.patch(type, name, namespace, "merge", { spec: { suspend: false } })
+    }
+    if (child.metadata.deletionTimestamp === undefined) {
+      yield* api
+        .delete(type, name, namespace, { propagationPolicy: "Background", preconditions: { uid: child.metadata.uid } })
+        .pipe(Effect.catchTag("NotFound", () => Effect.void))
+    }
+    return true
+  })
+
+/**
+ * Uninstall: delete the HelmRelease and its source (only those this instance owns), wait until
+ * they are gone, then release the finalizer.
+ */
 const finalize = (ai: AI) =>
   Effect.gen(function* () {
     if (!(ai.metadata.finalizers ?? []).includes(Finalizers.applicationInstance)) return done
-    const api = yield* KubeApi
-    const namespace = ai.metadata.namespace ?? ""
     const release = ai.spec?.release?.name
     const managed = ai.spec?.mode !== "placeholder" && release !== undefined && release !== ""
-    const deleting: ConditionUpdate = managed
-      ? { type: T.Deleting, status: "True", reason: R.Uninstalling, message: "Removing HelmRelease" }
-      : { type: T.Deleting, status: "True", reason: R.Deleting, message: "Removing placeholder instance (nothing to uninstall)" }
+    const deleting: ConditionUpdate = {
+      type: T.Deleting,
+      status: "True",
+      ...(managed
+        ? { reason: R.Uninstalling, message: "Removing HelmRelease" }
+        : { reason: R.Deleting, message: "Removing placeholder instance (nothing to uninstall)" }),
+      observedGeneration: ai.metadata.generation
+    }
     yield* writeStatus(ai, {}, [deleting], { keep: true })
     if (managed) {
-      const children = [
-        [Resources.HelmRelease, release],
-        [Resources.HelmRepository, sourceName(release)],
-        [Resources.OCIRepository, sourceName(release)]
-      ] as const
-      const ignoreMissing = <A>(e: Effect.Effect<A, KubeError>) =>
-        e.pipe(Effect.asVoid, Effect.catchTag("NotFound", () => Effect.void))
-      for (const [type, name] of children) {
-        yield* ignoreMissing(api.delete(type, name, namespace, { propagationPolicy: "Background" }))
-      }
-      for (const [type, name] of children) {
-        const exists = yield* api.get(type, name, namespace).pipe(
-          Effect.as(true),
-          Effect.catchTag("NotFound", () => Effect.succeed(false))
-        )
-        // helm-controller uninstalls behind its own finalizer; its watch event wakes us when it is done.
-        if (exists) return { requeueAfter: Duration.seconds(5) }
-      }
+      const remaining = yield* Effect.all([
+        deleteOwned(ai, Resources.HelmRelease, release),
+        deleteOwned(ai, Resources.HelmRepository, sourceName(release)),
+        deleteOwned(ai, Resources.OCIRepository, sourceName(release))
+      ])
+      // helm-controller uninstalls behind its own finalizer; its watch event wakes us when it is done.
+      if (remaining.some((exists) => exists)) return { requeueAfter: Duration.seconds(5) }
     }
     yield* removeFinalizer(AIType, ai, Finalizers.applicationInstance)
     return done

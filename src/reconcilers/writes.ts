@@ -4,7 +4,8 @@
  * differs, and finalizers are changed under a resourceVersion precondition.
  */
 import { Effect, Option } from "effect"
-import { FieldManagers } from "../api/wellKnown.js"
+import { createHash } from "node:crypto"
+import { Annotations, FieldManagers } from "../api/wellKnown.js"
 import type { KubeError } from "../kube/errors.js"
 import { KubeApi } from "../kube/KubeApi.js"
 import type { KubeObject, ResourceType } from "../kube/object.js"
@@ -29,27 +30,50 @@ export const containsDesired = (desired: unknown, observed: unknown): boolean =>
 /** Deep equality of JSON values, key order ignored. */
 export const jsonEqual = (a: unknown, b: unknown): boolean => containsDesired(a, b) && containsDesired(b, a)
 
+/** A digest of what the operator last applied, kept on the child so removals are noticed too. */
+const intentHash = (desired: KubeObject): string =>
+  createHash("sha256").update(JSON.stringify(canonical(desired))).digest("hex").slice(0, 16)
+
+const canonical = (v: unknown): unknown => {
+  if (Array.isArray(v)) return v.map(canonical)
+  if (typeof v === "object" && v !== null) {
+    return Object.fromEntries(
+      Object.entries(v)
+        .filter(([, x]) => x !== undefined)
+        .sort(([a], [b]) => (a < b ? -1 : 1))
+        .map(([k, x]) => [k, canonical(x)])
+    )
+  }
+  return v
+}
+
 /**
- * Server-side applies `desired` unless the observed copy already carries all of it.
+ * Server-side applies `desired` unless the observed copy was applied from the same intent and
+ * still carries all of it. The intent digest catches fields the operator stopped setting (SSA then
+ * removes them); the field comparison catches someone else changing ours.
  * Returns the object as it now stands and whether a write was made.
  */
 export const applyIfChanged = (
   type: ResourceType,
   desired: KubeObject,
   observed: Option.Option<KubeObject>
-): Effect.Effect<{ readonly object: KubeObject; readonly written: boolean }, KubeError, KubeApi> =>
-  Option.isSome(observed) && containsDesired(stripIdentity(desired), observed.value)
+): Effect.Effect<{ readonly object: KubeObject; readonly written: boolean }, KubeError, KubeApi> => {
+  const hash = intentHash(desired)
+  const stamped: KubeObject = {
+    ...desired,
+    metadata: { ...desired.metadata, annotations: { ...desired.metadata.annotations, [Annotations.appliedIntentHash]: hash } }
+  }
+  return Option.isSome(observed) && containsDesired(stripIdentity(stamped), observed.value)
     ? Effect.succeed({ object: observed.value, written: false })
     : Effect.flatMap(KubeApi, (api) =>
-        api
-          .apply(type, desired, { fieldManager: FieldManagers.operator, force: true })
-          .pipe(
-            Effect.tap(() =>
-              Effect.logInfo("applied").pipe(Effect.annotateLogs({ kind: type.kind, child: desired.metadata.name ?? "" }))
-            ),
-            Effect.map((object) => ({ object, written: true }))
-          )
+        api.apply(type, stamped, { fieldManager: FieldManagers.operator, force: true }).pipe(
+          Effect.tap(() =>
+            Effect.logInfo("applied").pipe(Effect.annotateLogs({ kind: type.kind, child: desired.metadata.name ?? "" }))
+          ),
+          Effect.map((object) => ({ object, written: true }))
+        )
       )
+}
 
 /** apiVersion/kind/name/namespace always match; comparing them is noise. */
 const stripIdentity = (o: KubeObject): Record<string, unknown> => {

@@ -206,6 +206,44 @@ layer(kubeLayer(), { timeout: "60 seconds", excludeTestServices: true })("Applic
       yield* waitCondition(ns, "u", "Ready", "True", "HelmReleaseReady")
     }))
 
+  it.scoped("removed values reach the HelmRelease; a release name owned by another instance is not taken over", () =>
+    Effect.gen(function* () {
+      const ns = yield* createTestNamespace("ai-own", gated)
+      yield* startTestOperator({ namespace: ns })
+      const first = managedHelm(ns, "first")
+      yield* apply(first)
+      yield* waitExists(Resources.HelmRelease, ns, "first-rel")
+
+      // Dropping an inline key must remove it from the HelmRelease (SSA drops fields we stop setting).
+      const spec = first["spec"] as Record<string, unknown>
+      yield* apply({ ...first, spec: { ...spec, values: { source: "inline", inline: { replicaCount: 2 } } } })
+      yield* waitFor(
+        "ingress values removed from the HelmRelease",
+        get(Resources.HelmRelease, ns, "first-rel").pipe(
+          Effect.map((o) =>
+            Option.isSome(o) && (o.value["spec"] as { values?: Record<string, unknown> }).values?.["ingress"] === undefined
+              ? true
+              : undefined
+          )
+        )
+      )
+
+      // A second instance asking for the same release name is refused, and the first keeps it.
+      const second = managedHelm(ns, "second")
+      yield* apply({ ...second, spec: { ...(second["spec"] as object), release: { name: "first-rel", namespace: ns } } })
+      const conflict = yield* waitCondition(ns, "second", "Blocked", "True", "ReleaseConflict")
+      expect(findCondition(conditionsOf(conflict), "Blocked")!.message).toContain("is not owned by this instance")
+      const hr = yield* waitExists(Resources.HelmRelease, ns, "first-rel")
+      expect(hr.metadata.ownerReferences?.map((r) => r.name)).toEqual(["first"])
+
+      // Deleting the refused instance leaves the other's HelmRelease alone.
+      const api = yield* KubeApi
+      yield* api.delete(Resources.ApplicationInstance, "second", ns)
+      yield* waitGone(Resources.ApplicationInstance, ns, "second")
+      expect(Option.isSome(yield* get(Resources.HelmRelease, ns, "first-rel"))).toBe(true)
+      expect(Option.isSome(yield* get(Resources.HelmRepository, ns, "first-rel-source"))).toBe(true)
+    }))
+
   it.scoped("OCI chart: OCIRepository with oci:// URL and tag, HelmRelease through chartRef", () =>
     Effect.gen(function* () {
       const ns = yield* createTestNamespace("ai-oci", gated)
@@ -363,13 +401,15 @@ layer(kubeLayer(), { timeout: "60 seconds", excludeTestServices: true })("Applic
       )
     }))
 
-  it.scoped("deletion: Deleting=True/Uninstalling, waits for the HelmRelease to go, then releases the finalizer", () =>
+  it.scoped("deletion of a suspended instance: resumes the HelmRelease, waits for it to go, then releases the finalizer", () =>
     Effect.gen(function* () {
       const ns = yield* createTestNamespace("ai-del", gated)
       const api = yield* KubeApi
       yield* startTestOperator({ namespace: ns })
-      yield* apply(managedHelm(ns, "d"))
+      const d = managedHelm(ns, "d")
+      yield* apply({ ...d, metadata: { ...d.metadata, annotations: { "apps.vworkspace.io/reconcile": "disabled" } } })
       yield* waitExists(Resources.HelmRepository, ns, "d-rel-source")
+      yield* waitCondition(ns, "d", "Suspended", "True", "ManuallySuspended")
       yield* waitCondition(ns, "d", "Ready", "Unknown")
       // helm-controller holds its own finalizer until the Helm uninstall is done.
       yield* api.patch(Resources.HelmRelease, "d-rel", ns, "merge", { metadata: { finalizers: ["finalizers.fluxcd.io"] } })
@@ -380,6 +420,8 @@ layer(kubeLayer(), { timeout: "60 seconds", excludeTestServices: true })("Applic
       yield* waitGone(Resources.HelmRepository, ns, "d-rel-source")
       const held = yield* get(Resources.HelmRelease, ns, "d-rel")
       expect(Option.isSome(held) && held.value.metadata.deletionTimestamp !== undefined).toBe(true)
+      // A suspended HelmRelease would be deleted without a Helm uninstall: it is resumed first.
+      expect(Option.isSome(held) && (held.value["spec"] as { suspend?: boolean }).suspend).toBe(false)
       expect(Option.isSome(yield* get(Resources.ApplicationInstance, ns, "d"))).toBe(true)
 
       // The uninstall finishes.

@@ -58,6 +58,14 @@ describe("desiredRelease", () => {
     expect(helmRelease["spec"]).toMatchObject({ chartRef: { kind: "OCIRepository", name: "shop-source" } })
   })
 
+  it("an OCI repository URL gets the chart name appended; an artifact URL is kept", () => {
+    const oci = (url: string) =>
+      desiredRelease(ai({ chart: { sourceType: "oci", url, name: "podinfo", version: "6.5.0" } })).source["spec"]
+    expect(oci("oci://ghcr.io/stefanprodan/charts")).toMatchObject({ url: "oci://ghcr.io/stefanprodan/charts/podinfo" })
+    expect(oci("oci://ghcr.io/stefanprodan/charts/")).toMatchObject({ url: "oci://ghcr.io/stefanprodan/charts/podinfo" })
+    expect(oci("oci://ghcr.io/stefanprodan/charts/podinfo")).toMatchObject({ url: "oci://ghcr.io/stefanprodan/charts/podinfo" })
+  })
+
   it("suspends the HelmRelease when reconcile is disabled", () => {
     const { helmRelease } = desiredRelease(ai({}, { annotations: { "apps.vworkspace.io/reconcile": "disabled" } }))
     expect(helmRelease["spec"]).toMatchObject({ suspend: true })
@@ -80,7 +88,7 @@ describe("values", () => {
   it("integrations become values fragments; inline values take precedence", () => {
     const integrations = { ingress: { enabled: true, host: "shop.example.test" }, certManager: { enabled: true } }
     expect(integrationValues(integrations)).toMatchObject({
-      ingress: { enabled: true, hostname: "shop.example.test", tls: true },
+      ingress: { enabled: true, hostname: "shop.example.test" },
       global: { vworkspace: { integrations: { certManager: { enabled: true }, externalSecrets: { enabled: false } } } }
     })
     const merged = releaseValues({
@@ -88,7 +96,7 @@ describe("values", () => {
       values: { source: "inline", inline: { ingress: { hostname: "custom.example.test" } } },
       integrations
     })
-    expect(merged).toMatchObject({ ingress: { enabled: true, hostname: "custom.example.test", tls: true } })
+    expect(merged).toMatchObject({ ingress: { enabled: true, hostname: "custom.example.test" } })
   })
 
   it("no integrations, no fragments", () => {

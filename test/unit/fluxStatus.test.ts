@@ -8,12 +8,6 @@ const hr = (conditions: Array<{ type: string; status: string; reason?: string; m
 })
 
 describe("releaseHealth: Flux HelmRelease status → ApplicationInstance conditions", () => {
-  it("a missing HelmRelease is still reconciling", () => {
-    const h = releaseHealth(undefined)
-    expect(h.ready).toMatchObject({ status: "Unknown", reason: "Reconciling" })
-    expect(h.reconciling.active).toBe(true)
-  })
-
   it("no conditions yet: Ready=Unknown/Reconciling", () => {
     expect(releaseHealth(hr([])).ready).toEqual({
       status: "Unknown",
@@ -74,6 +68,11 @@ describe("releaseHealth: Flux HelmRelease status → ApplicationInstance conditi
   it("a stale Ready=True from an older generation is not reported as ready", () => {
     const h = releaseHealth(hr([{ type: "Ready", status: "True", reason: "UpgradeSucceeded", message: "ok" }], 3, 2))
     expect(h.ready).toMatchObject({ status: "Unknown", reason: "Reconciling" })
+  })
+
+  it("a failure is reported even before helm-controller records the generation", () => {
+    const h = releaseHealth(hr([{ type: "Ready", status: "False", reason: "ArtifactFailed", message: "no chart" }], 2, 1))
+    expect(h.ready).toEqual({ status: "False", reason: "HelmReleaseFailed", message: "no chart" })
   })
 
   it("a reason that is not a valid condition reason is replaced", () => {

@@ -45,6 +45,12 @@ describe("ApplicationInstance spec rules", () => {
     [{ appRef: { catalogId: "x" }, mode: "placeholder" as const, chart: managed.chart }, "spec.chart must not be set in placeholder mode"],
     [{ appRef: { catalogId: "x" }, mode: "placeholder" as const, values: managed.values }, "spec.values must not be set in placeholder mode"],
     [
+      { ...managed, values: { source: "inline" as const, inline: { db: { password: "hunter2" } } } },
+      'inline secret material rejected at "db.password": use secretRef or configMapRef'
+    ],
+    [{ ...managed, appRef: { catalogId: "seaweedfs" } }, "spec.chart must not be set for native SeaweedFS workloads"],
+    [{ ...managed, appRef: { catalogId: "seaweedfs" }, chart: undefined, values: undefined }, "spec.values is required"],
+    [
       { appRef: { catalogId: "x" }, mode: "placeholder" as const, release: { name: "r", namespace: "elsewhere" } },
       "spec.release.namespace must match metadata.namespace"
     ]
