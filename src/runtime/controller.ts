@@ -45,6 +45,13 @@ export interface Controller<R> {
 const isTerminal = (error: unknown): error is TerminalError =>
   typeof error === "object" && error !== null && "_tag" in error && error._tag === "TerminalError"
 
+const describeError = (error: unknown): string => {
+  if (typeof error !== "object" || error === null) return String(error)
+  const tag = "_tag" in error && typeof error._tag === "string" ? error._tag : "Error"
+  const message = "message" in error && typeof error.message === "string" ? error.message : ""
+  return message === "" ? tag : `${tag}: ${message}`
+}
+
 const keyAnnotations = (key: string): Record<string, string> => {
   const slash = key.indexOf("/")
   return slash < 0 ? { name: key } : { namespace: key.slice(0, slash), name: key.slice(slash + 1) }
@@ -80,16 +87,21 @@ const reconcileOne = <E, R>(
     // Failures, defects and a reconcile that interrupted itself all count as errors.
     const failure = Cause.failureOption(exit.cause)
     yield* record("error")
+    // A typed failure is an expected outcome (a 409, a 5xx): its tag and message say enough.
+    // Only a defect carries its whole cause, stack included.
+    const logFailure = (message: string) =>
+      Option.match(failure, {
+        onNone: () => Effect.logError(message, exit.cause),
+        onSome: (error) => Effect.logError(message).pipe(Effect.annotateLogs("error", describeError(error)))
+      })
     if (Option.isSome(failure) && isTerminal(failure.value)) {
       yield* metrics.reconcileError(true)
       yield* queue.forget(key)
-      return yield* Effect.logError("Reconciler error (terminal, not retried)", exit.cause)
+      return yield* logFailure("Reconciler error (terminal, not retried)")
     }
     yield* metrics.reconcileError(false)
     const delay = yield* queue.addRateLimited(key)
-    yield* Effect.logError("Reconciler error", exit.cause).pipe(
-      Effect.annotateLogs("retryAfter", Duration.format(delay))
-    )
+    yield* logFailure("Reconciler error").pipe(Effect.annotateLogs("retryAfter", Duration.format(delay)))
   })
   return Effect.suspend(() =>
     metrics.activeWorkers(1).pipe(
