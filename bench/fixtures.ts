@@ -3,7 +3,7 @@
  * ApplicationInstances, created through the API with bounded concurrency, and the counts that
  * tell whether the operator has converged them.
  */
-import { Duration, Effect, type Scope } from "effect"
+import { Duration, Effect, Scope } from "effect"
 import { type ApiTarget, createNamespace, deleteNamespace, uniqueName } from "../src/devcluster/index.js"
 import { type KubeApiService } from "../src/kube/KubeApi.js"
 import type { KubeObject, ResourceType } from "../src/kube/object.js"
@@ -19,15 +19,18 @@ export const controlPlaneManager = "bench-control-plane"
 const kubeFailure = (what: string) => (e: { readonly _tag: string; readonly message: string }) =>
   new BenchError({ message: `${what}: ${e._tag}: ${e.message}` })
 
-/** A gated namespace for the lifetime of the scope (deleted at the end; matters on a shared cluster). */
-export const gatedNamespace = (target: ApiTarget, prefix: string): Effect.Effect<string, BenchError, Scope.Scope> =>
-  Effect.acquireRelease(
+/**
+ * A gated namespace for the lifetime of `scope` (the run's: benchmarks share converged namespaces),
+ * deleted at the end; that matters on a shared cluster.
+ */
+export const gatedNamespace = (target: ApiTarget, scope: Scope.Scope, prefix: string): Effect.Effect<string, BenchError> =>
+  Scope.extend(Effect.acquireRelease(
     Effect.sync(() => uniqueName(prefix)).pipe(
       Effect.tap((name) => createNamespace(target, name, gateLabels)),
       Effect.mapError((e) => new BenchError({ message: `create namespace: ${e.message}` }))
     ),
     (name) => Effect.ignore(deleteNamespace(target, name))
-  )
+  ), scope)
 
 export const aiName = (i: number): string => `app-${String(i).padStart(5, "0")}`
 

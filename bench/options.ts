@@ -71,12 +71,12 @@ export const parseOptions = (argv: ReadonlyArray<string>): Either.Either<BenchOp
     const flag = eq > 0 ? arg.slice(0, eq) : arg
     const value = (): string | undefined => (eq > 0 ? arg.slice(eq + 1) : argv[++i])
     const int = (): Either.Either<number, UsageError> => positiveInt(flag, value())
-    const set = <K extends keyof BenchOptions>(key: K, v: Either.Either<BenchOptions[K], UsageError>) => {
-      if (Either.isLeft(v)) return v
+    const set = <K extends keyof BenchOptions>(key: K, v: Either.Either<BenchOptions[K], UsageError>): UsageError | undefined => {
+      if (Either.isLeft(v)) return v.left
       options = { ...options, [key]: v.right }
       return undefined
     }
-    let failed: Either.Either<never, UsageError> | undefined
+    let failed: UsageError | undefined
     switch (flag) {
       case "--help":
       case "-h":
@@ -98,7 +98,7 @@ export const parseOptions = (argv: ReadonlyArray<string>): Either.Either<BenchOp
         const sizes: Array<number> = []
         for (const s of raw) {
           const n = positiveInt("--sizes", s)
-          if (Either.isLeft(n)) return n
+          if (Either.isLeft(n)) return Either.left(n.left)
           sizes.push(n.right)
         }
         if (sizes.length === 0 || sizes.some((s, j) => j > 0 && s <= (sizes[j - 1] ?? 0))) {
@@ -128,7 +128,7 @@ export const parseOptions = (argv: ReadonlyArray<string>): Either.Either<BenchOp
       default:
         return Either.left(new UsageError({ message: `unknown argument "${arg}"` }))
     }
-    if (failed !== undefined) return failed
+    if (failed !== undefined) return Either.left(failed)
   }
   return Either.right(options)
 }

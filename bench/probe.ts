@@ -94,6 +94,10 @@ export const readProgress = (port: number): Effect.Effect<OperatorProgress, Benc
     })
   )
 
+/** The progress, or undefined while the probe server does not answer (not listening yet). */
+export const tryProgress = (port: number): Effect.Effect<OperatorProgress | undefined> =>
+  readProgress(port).pipe(Effect.orElseSucceed(() => undefined))
+
 /**
  * Polls `probe` every `interval` until it yields a value; fails with a BenchError naming `what`
  * after `timeout`. Returns the value and the `now()` at which it was seen.
@@ -122,8 +126,7 @@ export const pollUntil = <A, E>(
  * (A pass over converged objects is all cache reads, so "drained" is reached quickly once the
  * last key has been handed out.)
  */
-export const passDone =
-  (port: number, reconciles: number): Effect.Effect<OperatorProgress | undefined, BenchError> =>
-    Effect.map(readProgress(port), (p) =>
-      p.reconciles >= reconciles && p.depth === 0 && p.activeWorkers === 0 ? p : undefined
+export const passDone = (port: number, reconciles: number): Effect.Effect<OperatorProgress | undefined> =>
+    Effect.map(tryProgress(port), (p) =>
+      p !== undefined && p.reconciles >= reconciles && p.depth === 0 && p.activeWorkers === 0 ? p : undefined
     )

@@ -15,6 +15,7 @@ import { ApplicationInstanceCrd } from "./applicationInstance.js"
 import { ClusterCrd } from "./cluster.js"
 import { OperationCrd } from "./operation.js"
 import { templateParameterSchemas } from "./operationParameters.js"
+import { chartRbacTemplate, chartRbacTemplatePath } from "../rbac.js"
 import { CrdSchema, type CrdInfo, type CrdSchemaExtras, type JSONSchemaProps, type ValidationRule } from "./schemaKit.js"
 
 export class UnsupportedSchema extends Data.TaggedError("UnsupportedSchema")<{
@@ -371,6 +372,7 @@ export const generateAll: Effect.Effect<ReadonlyArray<GeneratedFile>, Unsupporte
       content: JSON.stringify(wireJsonSchema(schema, "strict"), null, 2) + "\n"
     })
   }
+  files.push({ path: chartRbacTemplatePath, content: chartRbacTemplate() })
   return files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))
 })
 

@@ -254,6 +254,8 @@ export const launchCluster = (
           // No controller-manager creates the `default` ServiceAccount, so this plugin would
           // reject every Pod; envtest disables it for the same reason.
           "--disable-admission-plugins=ServiceAccount",
+          // As hardened clusters do: setting blockOwnerDeletion needs update on the owner's finalizers.
+          "--enable-admission-plugins=OwnerReferencesPermissionEnforcement",
           // The default reconciler publishes the advertise address as the `kubernetes` Endpoints,
           // and a loopback address is not a valid endpoint.
           "--endpoint-reconciler-type=none",

@@ -1,0 +1,206 @@
+/**
+ * Memory: resident set size of the operator process once its caches hold 1k, then 10k converged
+ * instances (with the HelmRelease and HelmRepository the operator created for each), sampled from
+ * /proc/<pid>/status; heap used from its own `nodejs_heap_size_used_bytes`.
+ */
+import { Duration, Effect } from "effect"
+import {
+  type BenchContext,
+  convergedNamespace,
+  describeError,
+  remaining,
+  waitSettled,
+  withInProcessOperator
+} from "./context.js"
+import { WriteLog } from "./countingKubeApi.js"
+import { convergence, createInstances, describeConvergence, isConverged, maxWait } from "./fixtures.js"
+import { type OperatorProcess, readMemory, spawnDependencyBaseline, spawnOperator } from "./operatorProcess.js"
+import { BenchError, passDone, pollUntil, probeGet, readProgress } from "./probe.js"
+import { loadAverage, mib, now, printTable, progress, seconds, verdict } from "./report.js"
+
+/** The brief's targets, by cache size. */
+const targets: Readonly<Record<number, number>> = { 1000: 150 * 1024 * 1024, 10000: 400 * 1024 * 1024 }
+
+const SAMPLES = 5
+const AI = "applicationinstances.apps.vworkspace.io"
+const HR = "helmreleases.helm.toolkit.fluxcd.io"
+const REPO = "helmrepositories.source.toolkit.fluxcd.io"
+
+interface MemoryRow {
+  readonly label: string
+  readonly size: number
+  readonly cached: string
+  readonly rss: ReadonlyArray<number>
+  readonly peak: number
+  readonly heap: ReadonlyArray<number>
+  readonly load: string
+  readonly note: string
+}
+
+const median = (xs: ReadonlyArray<number>): number => {
+  const s = [...xs].sort((a, b) => a - b)
+  return s[Math.floor(s.length / 2)] ?? NaN
+}
+
+/** `SAMPLES` readings one second apart, once the process is idle. */
+const sample = (op: OperatorProcess, size: number, note: string): Effect.Effect<MemoryRow, BenchError> =>
+  Effect.gen(function* () {
+    const rss: Array<number> = []
+    const heap: Array<number> = []
+    let peak = 0
+    let cached = ""
+    let errors = 0
+    for (let i = 0; i < SAMPLES; i++) {
+      if (i > 0) yield* Effect.sleep(Duration.seconds(1))
+      yield* op.alive
+      const m = yield* readMemory(op.pid)
+      const p = yield* readProgress(op.port)
+      rss.push(m.rssBytes)
+      peak = m.peakRssBytes
+      if (p.heapUsedBytes !== undefined) heap.push(p.heapUsedBytes)
+      errors = p.reconcileErrors
+      cached = `${p.cached[AI] ?? 0} AIs + ${p.cached[HR] ?? 0} HelmReleases + ${p.cached[REPO] ?? 0} HelmRepositories`
+    }
+    const withErrors = errors > 0 ? `${note}; ${errors} reconcile errors (not a healthy run)` : note
+    return { label: String(size), size, cached, rss, peak, heap, load: loadAverage(), note: withErrors }
+  })
+
+/** The floor under every figure: Node.js with the operator's runtime dependencies loaded, idle. */
+const dependencyBaseline: Effect.Effect<MemoryRow, BenchError> = Effect.scoped(
+  Effect.gen(function* () {
+    yield* progress("memory: reference process with the runtime dependencies imported")
+    const base = yield* spawnDependencyBaseline
+    const rss: Array<number> = []
+    let peak = 0
+    for (let i = 0; i < SAMPLES; i++) {
+      if (i > 0) yield* Effect.sleep(Duration.seconds(1))
+      const m = yield* readMemory(base.pid)
+      rss.push(m.rssBytes)
+      peak = m.peakRssBytes
+    }
+    return {
+      label: "reference: dependencies only",
+      size: 0,
+      cached: "nothing (no operator code runs)",
+      rss,
+      peak,
+      heap: [base.heapUsedBytes],
+      load: loadAverage(),
+      note: `node with ${base.modules.join(", ")} imported`
+    }
+  })
+)
+
+/** A new operator process on `namespace`: wait for its first pass over `size` instances, then sample. */
+const freshProcess = (ctx: BenchContext, namespace: string, size: number): Effect.Effect<MemoryRow, BenchError> =>
+  Effect.scoped(
+    Effect.gen(function* () {
+      yield* progress(`memory: operator process on ${size} converged instances in ${namespace}`)
+      const op = yield* spawnOperator(ctx, { namespace })
+      const ready = yield* pollUntil(
+        "/readyz",
+        Effect.zipRight(op.alive, Effect.map(probeGet(op.port, "/readyz"), (r) => (r.status === 200 ? r : undefined))),
+        { interval: Duration.millis(50), timeout: Duration.minutes(3) }
+      )
+      const pass = yield* pollUntil("the first pass", Effect.zipRight(op.alive, passDone(op.port, size)), {
+        interval: Duration.millis(200),
+        timeout: maxWait
+      })
+      yield* waitSettled(op.port, size)
+      return yield* sample(
+        op,
+        size,
+        `readyz ${seconds(ready.at - op.spawnedAt)} and first pass done ${seconds(pass.at - op.spawnedAt)} after spawn`
+      )
+    })
+  )
+
+/**
+ * Grows `namespace` from `from` to `to` converged instances: the harness creates them, then the
+ * operator converges them in-process with Event creates stubbed out (five of its nine writes per
+ * new instance; Events are not cached, so the operator's cached state is the same).
+ */
+const grow = (
+  ctx: BenchContext,
+  namespace: string,
+  from: number,
+  to: number,
+  budget: Duration.Duration
+): Effect.Effect<boolean, BenchError> =>
+  Effect.gen(function* () {
+    const start = now()
+    yield* progress(`memory: creating ${to - from} more instances in ${namespace} (budget ${seconds(Duration.toMillis(budget))})`)
+    yield* createInstances(ctx.api, namespace, from, to, ctx.options.createConcurrency)
+    yield* progress(`memory: created in ${seconds(now() - start)}; converging them (operator in-process, Events stubbed)`)
+    const log = new WriteLog()
+    log.expectStatuses(to - from)
+    const left = Duration.millis(Math.max(1000, Duration.toMillis(budget) - (now() - start)))
+    yield* withInProcessOperator(
+      ctx,
+      { namespace, config: { maxConcurrentReconciles: ctx.options.createConcurrency }, log, stubEvents: true },
+      (port) =>
+        pollUntil(`${to - from} new instance statuses`, Effect.sync(() => log.statusTargetReachedAt), {
+          interval: Duration.millis(200),
+          timeout: left
+        }).pipe(Effect.zipRight(waitSettled(port, to, { timeout: left })))
+    ).pipe(Effect.catchAll((e) => progress(`memory: ${e.message}`)))
+    const c = yield* convergence(ctx.api, namespace)
+    yield* progress(`memory: ${describeConvergence(c)} after ${seconds(now() - start)}`)
+    return isConverged(c, to)
+  })
+
+export const memoryBench = (ctx: BenchContext): Effect.Effect<void, BenchError> =>
+  Effect.scoped(
+    Effect.gen(function* () {
+      const sizes = ctx.options.sizes
+      const first = sizes[0] ?? 1000
+      const namespace = yield* convergedNamespace(ctx, first)
+      const rows: Array<MemoryRow> = [yield* dependencyBaseline, yield* freshProcess(ctx, namespace, first)]
+      const notes: Array<string> = []
+      let reached = first
+      for (const size of sizes.slice(1)) {
+        // Leave time for the fresh process and the rest of the run.
+        const budget = Duration.subtract(remaining(ctx), Duration.seconds(90))
+        if (Duration.lessThanOrEqualTo(budget, Duration.seconds(30))) {
+          notes.push(`Not grown to ${size}: the run's ${ctx.options.maxMinutes}-minute budget (--max-minutes) was used up.`)
+          break
+        }
+        const ok = yield* grow(ctx, namespace, reached, size, budget)
+        if (!ok) {
+          notes.push(
+            `Growing to ${size} did not converge within the run's ${ctx.options.maxMinutes}-minute budget (--max-minutes); not measured.`
+          )
+          break
+        }
+        reached = size
+        ctx.converged = { namespace, count: size }
+        rows.push(yield* freshProcess(ctx, namespace, size))
+      }
+
+      yield* printTable({
+        title: "3. Operator process memory with 1k and 10k instances cached",
+        caption: [
+          "Method: the operator runs as its own process (`node dist/src/cli/main.js run --watch-namespace <ns>`, compiled with tsconfig.build.json; no --expose-gc, so no forced GC), so the harness's memory is not counted. A new process is started for each size.",
+          `Its caches hold the instances plus the HelmRelease and HelmRepository the operator created for each (the namespace is fully converged), and the one Namespace. After its first pass, once idle (queue drained, reconcile count steady), RSS (VmRSS, /proc/<pid>/status) and heap used (its \`nodejs_heap_size_used_bytes\`) are sampled ${SAMPLES} times 1 s apart; peak is VmHWM over the process's life (the initial lists included).`,
+          "The reference row is Node.js with only the runtime dependencies of package.json imported: the floor under every other row.",
+          "Growing to the larger sizes: the harness creates the extra instances, then the operator converges them in-process with its Event creates stubbed out (to save five of nine writes per instance; Events are not cached, so what the measured process caches is the same)."
+        ],
+        columns: ["instances", "cached", "RSS median (min–max)", "peak RSS", "heap used median", "target", "load avg 1/5/15", "note"],
+        rows: rows.map((r) => {
+          const target = targets[r.size]
+          const rss = median(r.rss)
+          return [
+            r.label,
+            r.cached,
+            `${mib(rss)} (${mib(Math.min(...r.rss))}–${mib(Math.max(...r.rss))})`,
+            mib(r.peak),
+            r.heap.length > 0 ? mib(median(r.heap)) : "n/a",
+            target === undefined ? "" : `≤ ${mib(target)} — ${verdict(rss <= target)}`,
+            r.load,
+            r.note
+          ]
+        }),
+        notes
+      })
+    })
+  ).pipe(Effect.catchAllDefect((d) => Effect.fail(new BenchError({ message: `memory: ${describeError(d)}` }))))

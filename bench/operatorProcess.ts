@@ -1,0 +1,215 @@
+/**
+ * The operator as its own process, as the container image runs it (`node dist/src/cli/main.js
+ * run`), so its memory is measured apart from the harness's. The sources are compiled once per
+ * bench run into a private folder under node_modules/.cache (never the repo's dist/).
+ */
+import { type ChildProcess, spawn } from "node:child_process"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { Duration, Effect, Schedule, type Scope } from "effect"
+import { repoRoot } from "../src/devcluster/index.js"
+import { freePort, runCommand, stopPid } from "../src/devcluster/process.js"
+import type { BenchContext } from "./context.js"
+import { BenchError } from "./probe.js"
+import { now, progress } from "./report.js"
+
+const outDir = (): string => path.join(repoRoot(), "node_modules", ".cache", "vworkspace-bench", "dist")
+const mainOf = (dir: string): string => path.join(dir, "src", "cli", "main.js")
+
+let compiled: string | undefined
+
+/**
+ * Compiles src/ with tsconfig.build.json into the private folder; returns the CLI's entry. A type
+ * error elsewhere in the tree (tsc still emits) is reported, not fatal.
+ */
+export const compiledOperator: Effect.Effect<string, BenchError> = Effect.suspend(() => {
+  if (compiled !== undefined) return Effect.succeed(compiled)
+  const dir = outDir()
+  const tsc = path.join(repoRoot(), "node_modules", "typescript", "bin", "tsc")
+  return Effect.gen(function* () {
+    yield* progress(`compiling the operator into ${path.relative(repoRoot(), dir)}`)
+    yield* Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true }))
+    yield* runCommand(process.execPath, [tsc, "-p", "tsconfig.build.json", "--outDir", dir, "--sourceMap", "false"], {
+      cwd: repoRoot(),
+      timeout: Duration.minutes(5)
+    }).pipe(
+      Effect.catchAll((e) =>
+        fs.existsSync(mainOf(dir))
+          ? progress(`tsc reported errors but emitted the operator; continuing:\n${e.output}`)
+          : Effect.fail(new BenchError({ message: `compiling the operator failed: ${e.reason}\n${e.output}` }))
+      )
+    )
+    compiled = mainOf(dir)
+    return compiled
+  })
+})
+
+export interface OperatorProcess {
+  readonly pid: number
+  /** Port of its probe server (/healthz, /readyz, /metrics). */
+  readonly port: number
+  /** `now()` right after spawn. */
+  readonly spawnedAt: number
+  /** Fails with the log tail once the process has exited. */
+  readonly alive: Effect.Effect<void, BenchError>
+  /** The last lines it wrote (warnings and errors only: it runs with --log-level warn). */
+  readonly logTail: () => string
+}
+
+const LOG_TAIL = 16 * 1024
+
+/**
+ * `vworkspace-operator run --watch-namespace <namespace>` as a child process for the lifetime of
+ * the scope; stopped by PID (SIGTERM, then SIGKILL) when the scope closes.
+ */
+export const spawnOperator = (
+  ctx: BenchContext,
+  options: { readonly namespace: string; readonly resyncSeconds?: number }
+): Effect.Effect<OperatorProcess, BenchError, Scope.Scope> =>
+  Effect.gen(function* () {
+    const main = yield* compiledOperator
+    const port = yield* freePort.pipe(Effect.mapError((e) => new BenchError({ message: `no free port: ${e.message}` })))
+    const args = [
+      main,
+      "run",
+      "--kubeconfig",
+      ctx.kubeconfigPath,
+      "--watch-namespace",
+      options.namespace,
+      "--health-probe-bind-address",
+      `127.0.0.1:${port}`,
+      "--max-concurrent-reconciles",
+      String(ctx.options.workers),
+      "--resync-period-seconds",
+      String(options.resyncSeconds ?? 600),
+      "--log-level",
+      "warn"
+    ]
+    let output = ""
+    let exit: string | undefined
+    const child = yield* Effect.acquireRelease(
+      Effect.try({
+        try: (): ChildProcess => {
+          const c = spawn(process.execPath, args, {
+            cwd: repoRoot(),
+            stdio: ["ignore", "pipe", "pipe"],
+            env: { ...process.env, NODE_ENV: "production" }
+          })
+          const keep = (d: Buffer) => {
+            output = (output + d.toString("utf8")).slice(-LOG_TAIL)
+          }
+          c.stdout?.on("data", keep)
+          c.stderr?.on("data", keep)
+          c.on("exit", (code, signal) => {
+            exit = `exited with ${signal ?? code}`
+          })
+          c.on("error", (e) => {
+            exit = `failed: ${e.message}`
+          })
+          if (c.pid === undefined) throw new Error("no pid")
+          return c
+        },
+        catch: (e) => new BenchError({ message: `could not start the operator: ${String(e)}` })
+      }),
+      (c) => (exit === undefined && c.pid !== undefined ? stopPid(c.pid) : Effect.void)
+    )
+    const spawnedAt = now()
+    const pid = child.pid ?? 0
+    return {
+      pid,
+      port,
+      spawnedAt,
+      logTail: () => output.split("\n").slice(-20).join("\n"),
+      alive: Effect.suspend(() =>
+        exit === undefined
+          ? Effect.void
+          : Effect.fail(new BenchError({ message: `operator process ${pid} ${exit}; last output:\n${output}` }))
+      )
+    }
+  })
+
+export interface MemoryReading {
+  /** VmRSS: resident set size now. */
+  readonly rssBytes: number
+  /** VmHWM: the largest RSS the process has had. */
+  readonly peakRssBytes: number
+}
+
+/** RSS of `pid` from /proc/<pid>/status. */
+export const readMemory = (pid: number): Effect.Effect<MemoryReading, BenchError> =>
+  Effect.try({
+    try: () => {
+      const status = fs.readFileSync(`/proc/${pid}/status`, "utf8")
+      const kib = (field: string): number => {
+        const m = new RegExp(`^${field}:\\s+(\\d+)\\s+kB`, "m").exec(status)
+        if (m === null) throw new Error(`no ${field} in /proc/${pid}/status`)
+        return Number(m[1]) * 1024
+      }
+      return { rssBytes: kib("VmRSS"), peakRssBytes: kib("VmHWM") }
+    },
+    catch: (e) => new BenchError({ message: `cannot read the memory of process ${pid}: ${String(e)}` })
+  })
+
+/**
+ * A reference process for the memory table: Node.js with every runtime dependency of package.json
+ * imported and nothing else running. Prints `ready <heapUsed>` once loaded, then idles (at most
+ * two minutes) until the scope closes and stops it.
+ */
+export const spawnDependencyBaseline: Effect.Effect<
+  { readonly pid: number; readonly heapUsedBytes: number; readonly modules: ReadonlyArray<string> },
+  BenchError,
+  Scope.Scope
+> = Effect.gen(function* () {
+  const pkg: unknown = JSON.parse(fs.readFileSync(path.join(repoRoot(), "package.json"), "utf8"))
+  const deps =
+    typeof pkg === "object" && pkg !== null && "dependencies" in pkg && typeof pkg.dependencies === "object" && pkg.dependencies !== null
+      ? Object.keys(pkg.dependencies)
+      : []
+  const code = [
+    `for (const m of ${JSON.stringify(deps)}) await import(m)`,
+    "setTimeout(() => process.exit(0), 120000)",
+    "setTimeout(() => console.log(`ready ${process.memoryUsage().heapUsed}`), 1000)"
+  ].join("\n")
+  let exit: string | undefined
+  let heap: number | undefined
+  let output = ""
+  const child = yield* Effect.acquireRelease(
+    Effect.try({
+      try: () => {
+        const c = spawn(process.execPath, ["--input-type=module", "-e", code], {
+          cwd: repoRoot(),
+          stdio: ["ignore", "pipe", "pipe"]
+        })
+        const keep = (d: Buffer) => {
+          output = (output + d.toString("utf8")).slice(-LOG_TAIL)
+          const m = /ready (\d+)/.exec(output)
+          if (m !== null) heap = Number(m[1])
+        }
+        c.stdout?.on("data", keep)
+        c.stderr?.on("data", keep)
+        c.on("exit", (code, signal) => {
+          exit = `exited with ${signal ?? code}`
+        })
+        if (c.pid === undefined) throw new Error("no pid")
+        return c
+      },
+      catch: (e) => new BenchError({ message: `could not start the baseline process: ${String(e)}` })
+    }),
+    (c) => (exit === undefined && c.pid !== undefined ? stopPid(c.pid) : Effect.void)
+  )
+  const heapUsedBytes = yield* Effect.suspend((): Effect.Effect<number, BenchError | "not yet"> =>
+    heap !== undefined
+      ? Effect.succeed(heap)
+      : exit !== undefined
+        ? Effect.fail(new BenchError({ message: `baseline process ${exit}:\n${output}` }))
+        : Effect.fail("not yet" as const)
+  ).pipe(
+    Effect.retry({ schedule: Schedule.spaced(Duration.millis(100)), while: (e) => e === "not yet" }),
+    Effect.timeoutFail({ duration: Duration.minutes(1), onTimeout: () => new BenchError({ message: "baseline process did not load" }) }),
+    Effect.catchIf(
+      (e): e is "not yet" => e === "not yet",
+      () => Effect.fail(new BenchError({ message: "baseline process did not load" }))
+    )
+  )
+  return { pid: child.pid ?? 0, heapUsedBytes, modules: deps }
+})

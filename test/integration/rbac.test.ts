@@ -1,0 +1,474 @@
+/**
+ * Least-privilege RBAC, proven against a real API server with the RBAC authorizer: the chart's
+ * RBAC objects (rendered from charts/vworkspace-operator, which `npm run crds` generates from
+ * src/rbac.ts) are installed, and the operator runs in-process as the chart's ServiceAccount with
+ * a real ServiceAccount token. It must do its whole job with those rights, and nothing more is
+ * granted: SubjectAccessReviews and real requests as the ServiceAccount show what it cannot do.
+ *
+ * Removing any rule from src/rbac.ts makes one of these tests fail.
+ */
+import { KubeConfig } from "@kubernetes/client-node"
+import { expect, layer } from "@effect/vitest"
+import { Effect, ExecutionStrategy, Exit, Option, Schema, Scope } from "effect"
+import { findCondition } from "../../src/api/conditions.js"
+import type { Condition } from "../../src/api/meta.js"
+import { KubeApi } from "../../src/kube/KubeApi.js"
+import { KubeApiLive } from "../../src/kube/KubeApiLive.js"
+import type { KubeObject, ResourceType } from "../../src/kube/object.js"
+import { collectionPath } from "../../src/kube/paths.js"
+import { Resources } from "../../src/kube/resources.js"
+import { adminRequest, createTestNamespace, kubeconfigPath, testNamespaceName } from "../support/cluster.js"
+import { renderChart } from "../support/helmTemplate.js"
+import { kubeLayer, startTestOperator } from "../support/operator.js"
+import { waitFor } from "../support/wait.js"
+
+const gated = { "managed-by": "vworkspace" }
+const leaseName = "dad03b25.vworkspace.io"
+
+const rt = (group: string, version: string, kind: string, plural: string, namespaced: boolean): ResourceType => ({
+  group,
+  version,
+  kind,
+  plural,
+  namespaced
+})
+
+/** Every kind the chart renders. */
+const chartKinds: Record<string, ResourceType> = {
+  ServiceAccount: Resources.ServiceAccount,
+  Service: rt("", "v1", "Service", "services", true),
+  Deployment: rt("apps", "v1", "Deployment", "deployments", true),
+  ClusterRole: rt("rbac.authorization.k8s.io", "v1", "ClusterRole", "clusterroles", false),
+  ClusterRoleBinding: rt("rbac.authorization.k8s.io", "v1", "ClusterRoleBinding", "clusterrolebindings", false),
+  Role: rt("rbac.authorization.k8s.io", "v1", "Role", "roles", true),
+  RoleBinding: rt("rbac.authorization.k8s.io", "v1", "RoleBinding", "rolebindings", true)
+}
+const SubjectAccessReview = rt("authorization.k8s.io", "v1", "SubjectAccessReview", "subjectaccessreviews", false)
+
+const ObjectHead = Schema.Struct({
+  apiVersion: Schema.String,
+  kind: Schema.String,
+  metadata: Schema.Struct({ name: Schema.String, namespace: Schema.optional(Schema.String) })
+})
+
+const typed = (o: Record<string, unknown>) =>
+  Effect.gen(function* () {
+    const head = yield* Schema.decodeUnknown(ObjectHead)(o)
+    const type = chartKinds[head.kind]
+    if (type === undefined) return yield* Effect.dieMessage(`the chart renders an unexpected kind ${head.kind}`)
+    return { type, object: o as unknown as KubeObject, name: head.metadata.name, namespace: head.metadata.namespace }
+  })
+
+interface Release {
+  readonly name: string
+  readonly namespace: string
+  readonly serviceAccount: string
+  readonly user: { readonly name: string; readonly groups: ReadonlyArray<string> }
+}
+
+/**
+ * Installs the chart's ServiceAccount and RBAC (as `helm install` would, minus the Deployment,
+ * which the test replaces by running the operator in-process) for the test's Scope.
+ */
+const installRbac = (namespace: string, values: Record<string, unknown>) =>
+  Effect.gen(function* () {
+    const api = yield* KubeApi
+    const name = testNamespaceName("rbac")
+    const rendered = renderChart({ releaseName: name, namespace, values })
+    let serviceAccount: string | undefined
+    for (const raw of rendered.objects) {
+      const o = yield* typed(raw)
+      if (o.type.kind === "Deployment") continue
+      if (o.type.kind === "ServiceAccount") serviceAccount = o.name
+      yield* Effect.acquireRelease(api.create(o.type, o.object), () => Effect.ignore(api.delete(o.type, o.name, o.namespace)))
+    }
+    if (serviceAccount === undefined) return yield* Effect.dieMessage("the chart rendered no ServiceAccount")
+    return {
+      name,
+      namespace,
+      serviceAccount,
+      user: {
+        name: `system:serviceaccount:${namespace}:${serviceAccount}`,
+        groups: ["system:serviceaccounts", `system:serviceaccounts:${namespace}`, "system:authenticated"]
+      }
+    } satisfies Release
+  })
+
+const TokenRequestStatus = Schema.parseJson(Schema.Struct({ status: Schema.Struct({ token: Schema.String }) }))
+
+/**
+ * A KubeApi layer that authenticates as the release's ServiceAccount with a bound token from the
+ * TokenRequest API, exactly what the pod's projected token would be.
+ */
+const serviceAccountApi = (release: Release) =>
+  Effect.gen(function* () {
+    const response = yield* adminRequest({
+      method: "POST",
+      path: `/api/v1/namespaces/${release.namespace}/serviceaccounts/${release.serviceAccount}/token`,
+      body: JSON.stringify({ apiVersion: "authentication.k8s.io/v1", kind: "TokenRequest", spec: { expirationSeconds: 3600 } })
+    })
+    expect(response.status).toBe(201)
+    const { status } = yield* Schema.decodeUnknown(TokenRequestStatus)(response.body)
+    const kc = yield* Effect.try(() => {
+      const admin = new KubeConfig()
+      admin.loadFromFile(kubeconfigPath())
+      const cluster = admin.getCurrentCluster()
+      if (cluster === null) throw new Error("the admin kubeconfig names no cluster")
+      const config = new KubeConfig()
+      config.loadFromOptions({
+        clusters: [{ ...cluster, name: "test" }],
+        users: [{ name: "operator", token: status.token }],
+        contexts: [{ name: "test", cluster: "test", user: "operator" }],
+        currentContext: "test"
+      })
+      return config
+    })
+    return KubeApiLive.layer(kc)
+  })
+
+interface Access {
+  readonly verb: string
+  readonly resource: string
+  readonly group?: string
+  readonly subresource?: string
+  readonly namespace?: string
+  readonly name?: string
+}
+
+/** Asks the API server's authorizer whether the release's ServiceAccount may do `access`. */
+const allowed = (release: Release, access: Access) =>
+  Effect.gen(function* () {
+    const api = yield* KubeApi
+    const review = yield* api.create(SubjectAccessReview, {
+      apiVersion: "authorization.k8s.io/v1",
+      kind: "SubjectAccessReview",
+      metadata: {},
+      spec: {
+        user: release.user.name,
+        groups: release.user.groups,
+        resourceAttributes: { group: "", ...access }
+      }
+    })
+    return (review["status"] as { allowed?: boolean } | undefined)?.allowed === true
+  })
+
+const describeAccess = (a: Access) =>
+  `${a.verb} ${a.group ? `${a.group}/` : ""}${a.resource}${a.subresource ? `/${a.subresource}` : ""}` +
+  `${a.name ? ` ${a.name}` : ""} ${a.namespace ? `in ${a.namespace}` : "cluster-wide"}`
+
+/** Every access in `expected` is answered as listed; the failure names each wrong answer. */
+const expectAccess = (release: Release, expected: ReadonlyArray<readonly [Access, boolean]>) =>
+  Effect.gen(function* () {
+    const answers = yield* Effect.forEach(expected, ([a, want]) =>
+      Effect.map(allowed(release, a), (got) => ({ what: describeAccess(a), want, got }))
+    )
+    expect(answers.filter((a) => a.want !== a.got)).toEqual([])
+  })
+
+// --- the operator's job, as the ServiceAccount ------------------------------------------------
+
+const managedInstance = (namespace: string, name: string, chart: Record<string, string>): KubeObject => ({
+  apiVersion: "apps.vworkspace.io/v1alpha1",
+  kind: "ApplicationInstance",
+  metadata: { name, namespace },
+  spec: {
+    appRef: { catalogId: name },
+    chart,
+    release: { name: `${name}-rel`, namespace },
+    values: { source: "inline", inline: { replicaCount: 1 } }
+  }
+})
+
+const applyAsControlPlane = (o: KubeObject) =>
+  Effect.flatMap(KubeApi, (api) =>
+    api.apply(Resources.ApplicationInstance, o, { fieldManager: "test-control-plane", force: true })
+  )
+
+const find = (type: ResourceType, namespace: string | undefined, name: string) =>
+  Effect.flatMap(KubeApi, (api) =>
+    api.get(type, name, namespace).pipe(
+      Effect.map(Option.some),
+      Effect.catchTag("NotFound", () => Effect.succeed(Option.none<KubeObject>()))
+    )
+  )
+
+const waitExists = (type: ResourceType, namespace: string, name: string) =>
+  waitFor(`${type.kind} ${namespace}/${name}`, find(type, namespace, name).pipe(Effect.map(Option.getOrUndefined)))
+
+const waitGone = (type: ResourceType, namespace: string, name: string) =>
+  waitFor(
+    `${type.kind} ${namespace}/${name} to be gone`,
+    find(type, namespace, name).pipe(Effect.map((o) => (Option.isNone(o) ? true : undefined)))
+  )
+
+const conditionsOf = (o: KubeObject): ReadonlyArray<Condition> =>
+  (o["status"] as { conditions?: ReadonlyArray<Condition> } | undefined)?.conditions ?? []
+
+const waitCondition = (namespace: string, name: string, type: string, status: string, reason: string) =>
+  waitFor(
+    `${namespace}/${name} ${type}=${status}/${reason}`,
+    find(Resources.ApplicationInstance, namespace, name).pipe(
+      Effect.map((o) => {
+        if (Option.isNone(o)) return undefined
+        const c = findCondition(conditionsOf(o.value), type)
+        return c?.status === status && c.reason === reason ? o.value : undefined
+      })
+    )
+  )
+
+const leaseHolder = (namespace: string) =>
+  Effect.map(find(Resources.Lease, namespace, leaseName), (o) =>
+    Option.map(o, (lease) => (lease["spec"] as { holderIdentity?: string; renewTime?: string } | undefined) ?? {})
+  )
+
+const readyz = (port: number) =>
+  Effect.tryPromise(async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).status)
+
+/**
+ * The operator's whole job with only the release's rights: it leads (creating, renewing and
+ * finally releasing the Lease), materialises a Helm and an OCI instance (sources, HelmReleases,
+ * status, finalizers, Events), suspends one, and uninstalls both.
+ */
+const operatorLifecycle = (release: Release, appNs: string) =>
+  Effect.gen(function* () {
+    const asOperator = yield* serviceAccountApi(release)
+    const operatorScope = yield* Scope.fork(yield* Effect.scope, ExecutionStrategy.sequential)
+    const manager = yield* startTestOperator({
+      namespace: appNs,
+      config: { podNamespace: release.namespace },
+      leaderElection: { leaseName, namespace: release.namespace }
+    }).pipe(Effect.provide(asOperator), Scope.extend(operatorScope))
+
+    // Leader election: the Lease is created, then renewed (a patch), by this process.
+    const acquired = yield* waitFor(
+      "the operator to acquire the Lease",
+      Effect.map(leaseHolder(release.namespace), (h) =>
+        Option.isSome(h) && h.value.holderIdentity === manager.elector.identity ? h.value : undefined
+      )
+    )
+    yield* waitFor(
+      "the operator to renew the Lease",
+      Effect.map(leaseHolder(release.namespace), (h) =>
+        Option.isSome(h) && h.value.holderIdentity === manager.elector.identity && h.value.renewTime !== acquired.renewTime
+          ? true
+          : undefined
+      )
+    )
+    // Ready means every informer synced (list + watch allowed) and the elector is healthy.
+    yield* waitFor(
+      "/readyz to answer 200",
+      Effect.map(readyz(manager.health.port), (s) => (s === 200 ? true : undefined))
+    )
+
+    const web = managedInstance(appNs, "web", {
+      sourceType: "helm",
+      url: "https://charts.example.test/stable",
+      name: "web",
+      version: "1.0.0"
+    })
+    const db = managedInstance(appNs, "db", {
+      sourceType: "oci",
+      url: "oci://registry.example.test/charts/db",
+      name: "db",
+      version: "2.0.0"
+    })
+    yield* applyAsControlPlane(web)
+    yield* applyAsControlPlane(db)
+
+    // Server-side apply creates the children; status and finalizers are written.
+    const helmRepository = yield* waitExists(Resources.HelmRepository, appNs, "web-rel-source")
+    yield* waitExists(Resources.HelmRelease, appNs, "web-rel")
+    yield* waitExists(Resources.OCIRepository, appNs, "db-rel-source")
+    const dbRelease = yield* waitExists(Resources.HelmRelease, appNs, "db-rel")
+    expect(dbRelease["spec"]).toMatchObject({ chartRef: { kind: "OCIRepository", name: "db-rel-source" } })
+    expect(helmRepository.metadata.ownerReferences).toEqual([
+      expect.objectContaining({ kind: "ApplicationInstance", name: "web", blockOwnerDeletion: true })
+    ])
+    for (const name of ["web", "db"]) {
+      const ai = yield* waitCondition(appNs, name, "Ready", "Unknown", "Reconciling")
+      expect(ai.metadata.finalizers).toContain("apps.vworkspace.io/finalizer")
+      expect(ai["status"]).toMatchObject({ observedGeneration: 1, helmReleaseRef: { name: `${name}-rel`, namespace: appNs } })
+    }
+    // Events: the operator's only way to tell `kubectl describe` what happened.
+    const events = yield* Effect.flatMap(KubeApi, (api) =>
+      api.list(Resources.Event, { namespace: appNs, fieldSelector: "involvedObject.name=web" })
+    )
+    expect(events.items.map((e) => (e["source"] as { component?: string } | undefined)?.component)).toContain(
+      "vworkspace-operator"
+    )
+
+    // Suspend: a server-side apply that changes the HelmRelease, and a status write.
+    yield* applyAsControlPlane({
+      ...web,
+      metadata: { ...web.metadata, annotations: { "apps.vworkspace.io/reconcile": "disabled" } }
+    })
+    yield* waitCondition(appNs, "web", "Suspended", "True", "ManuallySuspended")
+    const suspended = yield* waitExists(Resources.HelmRelease, appNs, "web-rel")
+    expect(suspended["spec"]).toMatchObject({ suspend: true })
+
+    // Uninstall: the operator deletes the children, sees them gone, and lets go of the instance.
+    yield* Effect.flatMap(KubeApi, (api) =>
+      Effect.all([api.delete(Resources.ApplicationInstance, "web", appNs), api.delete(Resources.ApplicationInstance, "db", appNs)])
+    )
+    yield* waitGone(Resources.ApplicationInstance, appNs, "web")
+    yield* waitGone(Resources.ApplicationInstance, appNs, "db")
+    for (const [type, name] of [
+      [Resources.HelmRelease, "web-rel"],
+      [Resources.HelmRepository, "web-rel-source"],
+      [Resources.HelmRelease, "db-rel"],
+      [Resources.OCIRepository, "db-rel-source"]
+    ] as const) {
+      expect(Option.isNone(yield* find(type, appNs, name))).toBe(true)
+    }
+
+    // Shutdown releases the Lease (a patch under a resourceVersion precondition).
+    yield* Scope.close(operatorScope, Exit.void)
+    const released = yield* leaseHolder(release.namespace)
+    expect(Option.map(released, (h) => h.holderIdentity ?? "")).toEqual(Option.some(""))
+  })
+
+layer(kubeLayer(), { timeout: "120 seconds", excludeTestServices: true })("least-privilege RBAC (real API server)", (it) => {
+  it.scoped("cluster-wide install: the operator does its whole job with only the chart's rights", () =>
+    Effect.gen(function* () {
+      const opNs = yield* createTestNamespace("rbac-op")
+      const appNs = yield* createTestNamespace("rbac-apps", gated)
+      const release = yield* installRbac(opNs, {})
+      yield* operatorLifecycle(release, appNs)
+    }))
+
+  it.scoped("watch-namespace install: the same job with rights in that namespace only", () =>
+    Effect.gen(function* () {
+      const opNs = yield* createTestNamespace("rbac-op")
+      const appNs = yield* createTestNamespace("rbac-apps", gated)
+      const otherNs = yield* createTestNamespace("rbac-other", gated)
+      const release = yield* installRbac(opNs, { manager: { watchNamespace: appNs } })
+      yield* expectAccess(release, [
+        [{ verb: "list", group: "helm.toolkit.fluxcd.io", resource: "helmreleases", namespace: appNs }, true],
+        [{ verb: "list", group: "helm.toolkit.fluxcd.io", resource: "helmreleases", namespace: otherNs }, false],
+        [{ verb: "list", group: "helm.toolkit.fluxcd.io", resource: "helmreleases" }, false],
+        [{ verb: "patch", group: "apps.vworkspace.io", resource: "applicationinstances", namespace: otherNs, name: "x" }, false],
+        [{ verb: "create", resource: "events", namespace: otherNs }, false],
+        [{ verb: "watch", resource: "namespaces", name: appNs }, true],
+        [{ verb: "watch", resource: "namespaces", name: otherNs }, false],
+        [{ verb: "list", resource: "namespaces" }, false]
+      ])
+      yield* operatorLifecycle(release, appNs)
+    }))
+
+  it.scoped("least privilege: no secrets, no RBAC escalation, no namespace or foreign Lease writes", () =>
+    Effect.gen(function* () {
+      const opNs = yield* createTestNamespace("rbac-op")
+      const appNs = yield* createTestNamespace("rbac-apps", gated)
+      const release = yield* installRbac(opNs, {})
+      const rbacGroup = "rbac.authorization.k8s.io"
+      const coordination = "coordination.k8s.io"
+      yield* expectAccess(release, [
+        // Controls: the same question, asked of rights the chart grants, is answered yes.
+        [{ verb: "create", group: "helm.toolkit.fluxcd.io", resource: "helmreleases", namespace: appNs }, true],
+        [{ verb: "patch", group: coordination, resource: "leases", namespace: opNs, name: leaseName }, true],
+        [{ verb: "create", group: coordination, resource: "leases", namespace: opNs }, true],
+        // Children name their instance with blockOwnerDeletion; OwnerReferencesPermissionEnforcement checks this.
+        [{ verb: "update", group: "apps.vworkspace.io", resource: "applicationinstances", subresource: "finalizers", namespace: appNs, name: "web" }, true],
+        // Values Secrets and ConfigMaps go to Flux by reference; the operator never reads them.
+        [{ verb: "list", resource: "secrets" }, false],
+        [{ verb: "list", resource: "secrets", namespace: appNs }, false],
+        [{ verb: "get", resource: "secrets", namespace: appNs, name: "app-values" }, false],
+        [{ verb: "watch", resource: "secrets", namespace: opNs }, false],
+        [{ verb: "get", resource: "configmaps", namespace: appNs, name: "app-values" }, false],
+        // No way to grant itself more.
+        [{ verb: "create", group: rbacGroup, resource: "clusterrolebindings" }, false],
+        [{ verb: "create", group: rbacGroup, resource: "rolebindings", namespace: opNs }, false],
+        [{ verb: "bind", group: rbacGroup, resource: "clusterroles", name: "cluster-admin" }, false],
+        [{ verb: "escalate", group: rbacGroup, resource: "clusterroles" }, false],
+        [{ verb: "impersonate", resource: "users", name: "admin" }, false],
+        [{ verb: "create", resource: "serviceaccounts", subresource: "token", namespace: opNs, name: release.serviceAccount }, false],
+        [{ verb: "create", resource: "pods", namespace: appNs }, false],
+        [{ verb: "create", resource: "pods", subresource: "exec", namespace: appNs, name: "x" }, false],
+        // Namespaces are read, never written.
+        [{ verb: "delete", resource: "namespaces", name: appNs }, false],
+        [{ verb: "create", resource: "namespaces" }, false],
+        [{ verb: "patch", resource: "namespaces", name: appNs }, false],
+        // The control plane's objects are not the operator's to delete.
+        [{ verb: "delete", group: "apps.vworkspace.io", resource: "applicationinstances", namespace: appNs, name: "x" }, false],
+        [{ verb: "delete", group: "apiextensions.k8s.io", resource: "customresourcedefinitions" }, false],
+        // Leases: only its own, only in its own namespace.
+        [{ verb: "create", group: coordination, resource: "leases", namespace: appNs }, false],
+        [{ verb: "create", group: coordination, resource: "leases", namespace: "kube-system" }, false],
+        [{ verb: "patch", group: coordination, resource: "leases", namespace: opNs, name: "someone-else" }, false],
+        [{ verb: "get", group: coordination, resource: "leases", namespace: opNs, name: "someone-else" }, false],
+        [{ verb: "update", group: coordination, resource: "leases", namespace: opNs, name: leaseName }, false],
+        [{ verb: "delete", group: coordination, resource: "leases", namespace: opNs, name: leaseName }, false]
+      ])
+
+      // The same answers for real requests made with the ServiceAccount's token.
+      const asOperator = yield* serviceAccountApi(release)
+      const outcomes = yield* Effect.gen(function* () {
+        const api = yield* KubeApi
+        const tagOf = <A, E extends { readonly _tag: string }>(e: Effect.Effect<A, E>) =>
+          e.pipe(
+            Effect.map(() => "allowed"),
+            Effect.catchAll((err) => Effect.succeed(err._tag))
+          )
+        return {
+          listSecrets: yield* tagOf(api.list(Resources.Secret)),
+          listSecretsInApps: yield* tagOf(api.list(Resources.Secret, { namespace: appNs })),
+          deleteNamespace: yield* tagOf(api.delete(Resources.Namespace, appNs)),
+          leaseElsewhere: yield* tagOf(
+            api.create(Resources.Lease, {
+              apiVersion: "coordination.k8s.io/v1",
+              kind: "Lease",
+              metadata: { name: leaseName, namespace: appNs },
+              spec: {}
+            })
+          ),
+          listHelmReleases: yield* tagOf(api.list(Resources.HelmRelease))
+        }
+      }).pipe(Effect.provide(asOperator))
+      expect(outcomes).toEqual({
+        listSecrets: "Forbidden",
+        listSecretsInApps: "Forbidden",
+        deleteNamespace: "Forbidden",
+        leaseElsewhere: "Forbidden",
+        listHelmReleases: "allowed"
+      })
+    }))
+
+  it.scoped("the API server accepts every object the chart renders (strict server-side dry run)", () =>
+    Effect.gen(function* () {
+      const opNs = yield* createTestNamespace("rbac-chart")
+      const appNs = yield* createTestNamespace("rbac-chart-apps")
+      const variants: ReadonlyArray<Record<string, unknown>> = [
+        {},
+        {
+          replicaCount: 2,
+          manager: { watchNamespace: appNs, clusterId: "cluster-a", logLevel: "debug" },
+          metrics: { service: { enabled: true, annotations: { "prometheus.io/scrape": "true" } } },
+          serviceAccount: { name: "operator", annotations: { "example.com/role": "operator" } },
+          podAnnotations: { "example.com/team": "platform" },
+          nodeSelector: { "kubernetes.io/os": "linux" },
+          tolerations: [{ key: "dedicated", operator: "Equal", value: "ops", effect: "NoSchedule" }],
+          imagePullSecrets: [{ name: "registry" }]
+        }
+      ]
+      const results: Array<{ readonly kind: string; readonly name: string; readonly status: number; readonly body?: string }> = []
+      for (const values of variants) {
+        const rendered = renderChart({ releaseName: testNamespaceName("dry"), namespace: opNs, values })
+        for (const raw of rendered.objects) {
+          const o = yield* typed(raw)
+          const response = yield* adminRequest({
+            method: "POST",
+            path: `${collectionPath(o.type, o.namespace)}?dryRun=All&fieldValidation=Strict`,
+            body: JSON.stringify(o.object)
+          })
+          results.push({
+            kind: o.type.kind,
+            name: o.name,
+            status: response.status,
+            ...(response.status === 201 ? {} : { body: response.body })
+          })
+        }
+      }
+      expect(results.filter((r) => r.status !== 201)).toEqual([])
+      expect(new Set(results.map((r) => r.kind))).toEqual(new Set(Object.keys(chartKinds)))
+    }))
+})

@@ -1,0 +1,303 @@
+/**
+ * The Helm chart, rendered by the test-only renderer (test/support/helmTemplate.ts) with default
+ * and overridden values: what it installs, that its RBAC is exactly src/rbac.ts, and that the
+ * Deployment's arguments are ones the `run` command accepts and means.
+ */
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { CliConfig, CommandDescriptor } from "@effect/cli"
+import { NodeContext } from "@effect/platform-node"
+import { Effect } from "effect"
+import { describe, expect, it } from "vitest"
+import { runCommand } from "../../src/cli/run.js"
+import { chartRbacTemplate, chartRbacTemplatePath, rbacObjects } from "../../src/rbac.js"
+import {
+  TemplateError,
+  chartDir,
+  chartMetadata,
+  defaultValues,
+  renderChart,
+  type RenderOptions
+} from "../support/helmTemplate.js"
+
+const repoRoot = path.join(import.meta.dirname, "../..")
+const release = { releaseName: "ops", namespace: "vworkspace-system" } as const
+const fullname = "ops-vworkspace-operator"
+
+type Obj = Record<string, unknown>
+const rec = (v: unknown): Obj => (typeof v === "object" && v !== null && !Array.isArray(v) ? (v as Obj) : {})
+const arr = (v: unknown): ReadonlyArray<unknown> => (Array.isArray(v) ? v : [])
+
+const render = (values: Obj = {}, options: Partial<RenderOptions> = {}) => renderChart({ ...release, ...options, values })
+const ofKind = (objects: ReadonlyArray<Obj>, kind: string) => objects.filter((o) => o["kind"] === kind)
+const only = (objects: ReadonlyArray<Obj>, kind: string): Obj => {
+  const found = ofKind(objects, kind)
+  expect(found.map((o) => rec(o["metadata"])["name"]), `exactly one ${kind}`).toHaveLength(1)
+  return found[0]!
+}
+
+const podSpec = (objects: ReadonlyArray<Obj>) => rec(rec(rec(only(objects, "Deployment")["spec"])["template"])["spec"])
+const manager = (objects: ReadonlyArray<Obj>) => {
+  const containers = arr(podSpec(objects)["containers"]).map(rec)
+  expect(containers.map((c) => c["name"])).toEqual(["manager"])
+  return containers[0]!
+}
+
+const withoutLabels = (o: Obj): Obj => {
+  const { labels: _labels, ...metadata } = rec(o["metadata"])
+  return { ...o, metadata }
+}
+const rbacKinds = new Set(["ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"])
+const renderedRbac = (objects: ReadonlyArray<Obj>) =>
+  objects.filter((o) => rbacKinds.has(String(o["kind"]))).map(withoutLabels)
+
+/** Parses container args with the real `run` command, as the image's entrypoint would. */
+const parseRunArgs = (args: ReadonlyArray<string>) =>
+  Effect.runPromise(
+    CommandDescriptor.parse(runCommand.descriptor, args, CliConfig.defaultConfig).pipe(Effect.provide(NodeContext.layer))
+  )
+
+describe("Chart.yaml and values.yaml", () => {
+  it("identifies the chart and its Kubernetes floor; appVersion is the package version", () => {
+    const pkg = rec(JSON.parse(fs.readFileSync(path.join(repoRoot, "package.json"), "utf8")))
+    expect(chartMetadata()).toMatchObject({
+      apiVersion: "v2",
+      name: "vworkspace-operator",
+      type: "application",
+      version: "0.1.0",
+      appVersion: pkg["version"],
+      kubeVersion: ">=1.28.0-0"
+    })
+  })
+
+  it("has the documented defaults", () => {
+    expect(defaultValues()).toMatchObject({
+      image: { repository: "vworkspace/vworkspace-operator", tag: "", pullPolicy: "IfNotPresent" },
+      replicaCount: 1,
+      serviceAccount: { create: true, name: "" },
+      rbac: { create: true },
+      manager: {
+        leaderElect: true,
+        leaderElectionId: "dad03b25.vworkspace.io",
+        healthProbeBindAddress: ":8081",
+        namespaceSelector: "managed-by=vworkspace",
+        watchNamespace: "",
+        clusterId: "",
+        logLevel: "info",
+        maxConcurrentReconciles: 4
+      },
+      metrics: { service: { enabled: false } },
+      resources: { requests: { cpu: "10m", memory: "64Mi" }, limits: { cpu: "500m", memory: "256Mi" } },
+      podSecurityContext: { runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } },
+      securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } },
+      nodeSelector: {},
+      tolerations: [],
+      affinity: {}
+    })
+  })
+
+  it("CRDs are in Helm's crds/ directory, not rendered as templates", () => {
+    expect(fs.readdirSync(path.join(chartDir, "crds")).sort()).toEqual([
+      "apps.vworkspace.io_applicationinstances.yaml",
+      "ops.vworkspace.io_clusters.yaml",
+      "ops.vworkspace.io_operations.yaml"
+    ])
+    expect(ofKind(render().objects, "CustomResourceDefinition")).toEqual([])
+  })
+})
+
+describe("rendered with default values", () => {
+  const { objects, files } = render()
+
+  it("installs a Deployment, its ServiceAccount and the RBAC, all named after the release", () => {
+    expect(objects.map((o) => `${String(o["kind"])}/${String(rec(o["metadata"])["name"])}`).sort()).toEqual(
+      [
+        `Deployment/${fullname}`,
+        `ServiceAccount/${fullname}`,
+        `ClusterRole/${fullname}-manager`,
+        `ClusterRoleBinding/${fullname}-manager`,
+        `ClusterRole/${fullname}-namespaces`,
+        `ClusterRoleBinding/${fullname}-namespaces`,
+        `Role/${fullname}-leader-election`,
+        `RoleBinding/${fullname}-leader-election`
+      ].sort()
+    )
+    for (const o of objects.filter((o) => !String(o["kind"]).startsWith("Cluster"))) {
+      expect(rec(o["metadata"])["namespace"], `${String(o["kind"])} namespace`).toBe(release.namespace)
+    }
+    for (const o of objects) {
+      expect(rec(o["metadata"])["labels"]).toMatchObject({
+        "app.kubernetes.io/name": "vworkspace-operator",
+        "app.kubernetes.io/instance": "ops",
+        "app.kubernetes.io/managed-by": "Helm",
+        "helm.sh/chart": "vworkspace-operator-0.1.0"
+      })
+    }
+  })
+
+  it("the RBAC is exactly src/rbac.ts, bound to the Deployment's ServiceAccount", () => {
+    const serviceAccountName = String(podSpec(objects)["serviceAccountName"])
+    expect(serviceAccountName).toBe(fullname)
+    expect(renderedRbac(objects)).toEqual(
+      rbacObjects({
+        fullname,
+        namespace: release.namespace,
+        serviceAccountName,
+        leaderElect: true,
+        leaderElectionId: "dad03b25.vworkspace.io"
+      })
+    )
+  })
+
+  it("the committed RBAC template is the one generated from src/rbac.ts", () => {
+    expect(fs.readFileSync(path.join(repoRoot, chartRbacTemplatePath), "utf8")).toBe(chartRbacTemplate())
+  })
+
+  it("runs the image's `run` command with arguments it accepts, meaning the values", async () => {
+    const c = manager(objects)
+    expect(c["image"]).toBe("vworkspace/vworkspace-operator:0.1.0")
+    expect(c["imagePullPolicy"]).toBe("IfNotPresent")
+    const args = arr(c["args"]).map(String)
+    expect(args[0]).toBe("run")
+    const parsed = await parseRunArgs(args)
+    expect(parsed).toMatchObject({
+      _tag: "UserDefined",
+      leftover: [],
+      value: {
+        leaderElect: true,
+        leaderElectionId: "dad03b25.vworkspace.io",
+        healthProbeBindAddress: ":8081",
+        namespaceSelector: "managed-by=vworkspace",
+        maxConcurrentReconciles: 4,
+        resyncPeriod: 600,
+        logLevel: "info"
+      }
+    })
+    expect(args.some((a) => a.startsWith("--watch-namespace") || a.startsWith("--cluster-id"))).toBe(false)
+  })
+
+  it("gives the pod its namespace, probes on the health port, and a locked-down security context", () => {
+    const c = manager(objects)
+    expect(c["env"]).toEqual([{ name: "POD_NAMESPACE", valueFrom: { fieldRef: { fieldPath: "metadata.namespace" } } }])
+    expect(c["ports"]).toEqual([{ name: "health", containerPort: 8081, protocol: "TCP" }])
+    expect(c["livenessProbe"]).toMatchObject({ httpGet: { path: "/healthz", port: "health" } })
+    expect(c["readinessProbe"]).toMatchObject({ httpGet: { path: "/readyz", port: "health" } })
+    expect(c["securityContext"]).toEqual({
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      capabilities: { drop: ["ALL"] }
+    })
+    expect(c["resources"]).toEqual({ requests: { cpu: "10m", memory: "64Mi" }, limits: { cpu: "500m", memory: "256Mi" } })
+    // runAsNonRoot needs a numeric user: the image's USER is the name `node`.
+    expect(podSpec(objects)["securityContext"]).toEqual({
+      runAsNonRoot: true,
+      runAsUser: 1000,
+      runAsGroup: 1000,
+      seccompProfile: { type: "RuntimeDefault" }
+    })
+    const deployment = only(objects, "Deployment")
+    const selector = rec(rec(deployment["spec"])["selector"])["matchLabels"]
+    expect(rec(rec(rec(deployment["spec"])["template"])["metadata"])["labels"]).toEqual(selector)
+    expect(rec(deployment["spec"])["replicas"]).toBe(1)
+  })
+
+  it("NOTES.txt tells how to wait for the Deployment and gate a namespace", () => {
+    const notes = files.get("NOTES.txt") ?? ""
+    expect(notes).toContain(`rollout status deployment/${fullname}`)
+    expect(notes).toContain("kubectl label namespace <namespace> managed-by=vworkspace")
+    expect(notes).not.toContain("/metrics")
+  })
+})
+
+describe("rendered with overrides", () => {
+  it("watchNamespace: manager rules bound in that namespace only, Namespace reads limited to it", async () => {
+    const { objects } = render({ manager: { watchNamespace: "apps", clusterId: "eu-1", logLevel: "debug" } })
+    expect(renderedRbac(objects)).toEqual(
+      rbacObjects({
+        fullname,
+        namespace: release.namespace,
+        serviceAccountName: fullname,
+        leaderElect: true,
+        leaderElectionId: "dad03b25.vworkspace.io",
+        watchNamespace: "apps"
+      })
+    )
+    expect(ofKind(objects, "ClusterRoleBinding").map((o) => rec(o["metadata"])["name"])).toEqual([`${fullname}-namespaces`])
+    const binding = ofKind(objects, "RoleBinding").find((o) => rec(o["metadata"])["name"] === `${fullname}-manager`)
+    expect(rec(binding?.["metadata"])["namespace"]).toBe("apps")
+    const namespaces = ofKind(objects, "ClusterRole").find((o) => rec(o["metadata"])["name"] === `${fullname}-namespaces`)
+    expect(arr(namespaces?.["rules"])).toEqual([
+      { apiGroups: [""], resources: ["namespaces"], verbs: ["list", "watch"], resourceNames: ["apps"] }
+    ])
+    const parsed = await parseRunArgs(arr(manager(objects)["args"]).map(String))
+    expect(parsed).toMatchObject({ leftover: [], value: { logLevel: "debug" } })
+    expect(JSON.stringify(parsed)).toContain('"watchNamespace":{"_id":"Option","_tag":"Some","value":"apps"}')
+    expect(JSON.stringify(parsed)).toContain('"clusterId":{"_id":"Option","_tag":"Some","value":"eu-1"}')
+  })
+
+  it("leaderElect=false: no leader-election Role, and the flag says so", async () => {
+    const { objects } = render({ manager: { leaderElect: false } })
+    expect(ofKind(objects, "Role")).toEqual([])
+    expect(ofKind(objects, "RoleBinding")).toEqual([])
+    expect(await parseRunArgs(arr(manager(objects)["args"]).map(String))).toMatchObject({
+      leftover: [],
+      value: { leaderElect: false }
+    })
+  })
+
+  it("more than one replica without leader election is refused", () => {
+    expect(() => render({ replicaCount: 2, manager: { leaderElect: false } })).toThrow(TemplateError)
+    expect(() => render({ replicaCount: 2, manager: { leaderElect: false } })).toThrow(/leaderElect/)
+    expect(rec(only(render({ replicaCount: 2 }).objects, "Deployment")["spec"])["replicas"]).toBe(2)
+  })
+
+  it("rbac.create=false and serviceAccount.create=false render neither, and the pod uses the named account", () => {
+    const { objects } = render({ rbac: { create: false }, serviceAccount: { create: false, name: "existing" } })
+    expect(objects.map((o) => o["kind"])).toEqual(["Deployment"])
+    expect(podSpec(objects)["serviceAccountName"]).toBe("existing")
+  })
+
+  it("a named ServiceAccount is the one the bindings name", () => {
+    const { objects } = render({ serviceAccount: { name: "operator" } })
+    expect(rec(only(objects, "ServiceAccount")["metadata"])["name"]).toBe("operator")
+    for (const b of objects.filter((o) => String(o["kind"]).endsWith("Binding"))) {
+      expect(b["subjects"]).toEqual([{ kind: "ServiceAccount", name: "operator", namespace: release.namespace }])
+    }
+  })
+
+  it("the metrics Service targets the health port, where /metrics is served", () => {
+    const { objects, files } = render({ metrics: { service: { enabled: true } } })
+    const service = only(objects, "Service")
+    expect(rec(service["metadata"])["name"]).toBe(`${fullname}-metrics`)
+    expect(rec(service["spec"])["ports"]).toEqual([{ name: "metrics", port: 8081, targetPort: "health", protocol: "TCP" }])
+    const podLabels = rec(rec(rec(only(objects, "Deployment")["spec"])["template"])["metadata"])["labels"]
+    expect(rec(service["spec"])["selector"]).toEqual(podLabels)
+    expect(files.get("NOTES.txt")).toContain(`http://${fullname}-metrics.${release.namespace}.svc:8081/metrics`)
+  })
+
+  it("the health port follows healthProbeBindAddress; image tag and scheduling come from values", () => {
+    const { objects } = render({
+      manager: { healthProbeBindAddress: "0.0.0.0:9440" },
+      image: { repository: "registry.example.test/ops/operator", tag: "v0.1.0" },
+      nodeSelector: { "kubernetes.io/os": "linux" },
+      tolerations: [{ key: "dedicated", operator: "Exists" }]
+    })
+    const c = manager(objects)
+    expect(c["ports"]).toEqual([{ name: "health", containerPort: 9440, protocol: "TCP" }])
+    expect(c["image"]).toBe("registry.example.test/ops/operator:v0.1.0")
+    expect(podSpec(objects)).toMatchObject({
+      nodeSelector: { "kubernetes.io/os": "linux" },
+      tolerations: [{ key: "dedicated", operator: "Exists" }]
+    })
+    expect(podSpec(objects)["affinity"]).toBeUndefined()
+  })
+
+  it("the full name: the release name when it contains the chart name, the override when given", () => {
+    const named = (values: Obj, releaseName: string) =>
+      rec(only(render(values, { releaseName }).objects, "Deployment")["metadata"])["name"]
+    expect(named({}, "vworkspace-operator")).toBe("vworkspace-operator")
+    expect(named({}, "ops")).toBe("ops-vworkspace-operator")
+    expect(named({ fullnameOverride: "operator" }, "ops")).toBe("operator")
+    expect(named({ nameOverride: "vwo" }, "ops")).toBe("ops-vwo")
+  })
+})
