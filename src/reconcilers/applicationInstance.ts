@@ -266,7 +266,16 @@ const finalize = (ai: AI) =>
     return done
   })
 
-const eventFor = (c: Condition) => {
+/** Conditions whose `True` is news; their `False` is the quiet default. */
+const alarming = new Set<string>([T.Blocked, T.Degraded, T.Suspended, T.Deleting])
+
+/**
+ * One Event per change of a condition's status or reason. A condition that first appears in its
+ * quiet state (Blocked=False, Reconciling, ...) is not news, so a new instance gets one Event
+ * (its first Ready), not one per condition.
+ */
+const eventFor = (c: Condition, previous: Condition | undefined) => {
+  if (previous === undefined && c.type !== T.Ready && !(alarming.has(c.type) && c.status === "True")) return undefined
   if (c.type === T.Ready && c.status === "True") return { type: "Normal", reason: "ReconcileSucceeded" } as const
   if (c.type === T.Ready && c.status === "False") return { type: "Warning", reason: "ReconcileFailed" } as const
   const warning = c.status === "True" && (c.type === T.Blocked || c.type === T.Degraded)

@@ -24,8 +24,14 @@ export interface StatusChange {
   readonly stampReconcileTime: boolean
 }
 
-/** How a condition transition is announced as a Kubernetes Event. */
-export type EventFor = (c: Condition) => { readonly type: EventType; readonly reason: string }
+/**
+ * How a condition transition is announced as a Kubernetes Event; `undefined` for none. `previous`
+ * is absent when the condition appears for the first time.
+ */
+export type EventFor = (
+  c: Condition,
+  previous: Condition | undefined
+) => { readonly type: EventType; readonly reason: string } | undefined
 
 const defined = (o: Record<string, unknown>): Record<string, unknown> =>
   Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined))
@@ -50,8 +56,8 @@ export const writeStatus = (
     for (const c of conditions) {
       const old = before.find((b) => b.type === c.type)
       if (old !== undefined && old.status === c.status && old.reason === c.reason) continue
-      const ev = eventFor(c)
-      yield* recorder.record(object, ev.type, ev.reason, `${c.type}=${c.status}: ${c.message}`)
+      const ev = eventFor(c, old)
+      if (ev !== undefined) yield* recorder.record(object, ev.type, ev.reason, `${c.type}=${c.status}: ${c.message}`)
     }
     return true
   })
