@@ -14,6 +14,7 @@ WORKDIR /app
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist/src ./dist/src
 COPY package.json ./
-USER node
+# The node image's `node` user, by number so the kubelet can check runAsNonRoot.
+USER 1000:1000
 ENTRYPOINT ["node", "dist/src/cli/main.js"]
 CMD ["run"]

@@ -21,7 +21,7 @@ import {
 } from "./fixtures.js"
 import type { BenchOptions } from "./options.js"
 import { BenchError, type OperatorProgress, pollUntil, tryProgress } from "./probe.js"
-import { now, progress } from "./report.js"
+import { progress } from "./report.js"
 
 export interface BenchContext {
   readonly options: BenchOptions
@@ -155,6 +155,3 @@ export const convergedNamespace = (
     ctx.converged = { namespace, count }
     return namespace
   })
-
-/** Milliseconds left of the run's budget (never negative). */
-export const remaining = (ctx: BenchContext): Duration.Duration => Duration.millis(Math.max(0, ctx.deadline - now()))

@@ -21,13 +21,17 @@ export class WriteLog {
   private readonly tallies = new Map<string, { issued: number; failed: number }>()
   private readonly statusWritten = new Set<string>()
   private statusTarget = Infinity
-  /** `now()` of the successful ApplicationInstance status write that reached `statusTarget` keys. */
-  statusTargetReachedAt: number | undefined
+  private reachedAt: number | undefined
+
+  /** `now()` of the successful ApplicationInstance status write that reached the expected count. */
+  get statusTargetReachedAt(): number | undefined {
+    return this.reachedAt
+  }
 
   /** Start watching for `count` distinct ApplicationInstances with a successful status write. */
   expectStatuses(count: number): void {
     this.statusTarget = count
-    if (this.statusWritten.size >= count) this.statusTargetReachedAt ??= now()
+    this.reachedAt = this.statusWritten.size >= count ? now() : undefined
   }
 
   get distinctStatuses(): number {
@@ -54,9 +58,7 @@ export class WriteLog {
 
   recordStatus(key: string): void {
     this.statusWritten.add(key)
-    if (this.statusTargetReachedAt === undefined && this.statusWritten.size >= this.statusTarget) {
-      this.statusTargetReachedAt = now()
-    }
+    if (this.reachedAt === undefined && this.statusWritten.size >= this.statusTarget) this.reachedAt = now()
   }
 
   /** Writes so far, by `verb kind`, sorted. */

@@ -5,6 +5,7 @@
  */
 import { Duration, Effect, Scope } from "effect"
 import { type ApiTarget, createNamespace, deleteNamespace, uniqueName } from "../src/devcluster/index.js"
+import { Finalizers } from "../src/api/wellKnown.js"
 import { type KubeApiService } from "../src/kube/KubeApi.js"
 import type { KubeObject, ResourceType } from "../src/kube/object.js"
 import { Resources } from "../src/kube/resources.js"
@@ -48,20 +49,29 @@ export const managedHelmInstance = (namespace: string, name: string): KubeObject
   }
 })
 
-/** Creates instances `from`..`to-1` in `namespace`, `concurrency` at a time; returns them as stored. */
+/**
+ * Creates instances `from`..`to-1` in `namespace`, `concurrency` at a time; returns them as stored.
+ * `withFinalizer` creates them carrying the operator's finalizer, as if it had added it already.
+ */
 export const createInstances = (
   api: KubeApiService,
   namespace: string,
   from: number,
   to: number,
-  concurrency: number
+  concurrency: number,
+  options: { readonly withFinalizer?: boolean } = {}
 ): Effect.Effect<ReadonlyArray<KubeObject>, BenchError> =>
   Effect.forEach(
     Array.from({ length: Math.max(0, to - from) }, (_, i) => from + i),
-    (i) =>
-      withKubeRetry(api.create(Resources.ApplicationInstance, managedHelmInstance(namespace, aiName(i)))).pipe(
+    (i) => {
+      const object = managedHelmInstance(namespace, aiName(i))
+      const body = options.withFinalizer
+        ? { ...object, metadata: { ...object.metadata, finalizers: [Finalizers.applicationInstance] } }
+        : object
+      return withKubeRetry(api.create(Resources.ApplicationInstance, body)).pipe(
         Effect.mapError(kubeFailure(`create ApplicationInstance ${namespace}/${aiName(i)}`))
-      ),
+      )
+    },
     { concurrency }
   )
 

@@ -62,6 +62,12 @@ export const managerRules: ReadonlyArray<Rule> = [
   },
   {
     apiGroups: ["apps.vworkspace.io"],
+    resources: ["applicationinstances/status"],
+    verbs: ["patch"],
+    why: "status: server-side apply to /status"
+  },
+  {
+    apiGroups: ["apps.vworkspace.io"],
     resources: ["applicationinstances/finalizers"],
     verbs: ["update"],
     why: "children carry ownerReferences with blockOwnerDeletion (OwnerReferencesPermissionEnforcement)"

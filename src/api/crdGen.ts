@@ -351,8 +351,8 @@ export const wireJsonSchema = (
 }
 
 /**
- * Every generated artifact: the CRDs (in schema/ and in the chart), the agent protocol schemas and
- * the parameter schemas of the built-in Operation templates.
+ * Every generated artifact: the CRDs (in schema/ and in the chart), the agent protocol schemas,
+ * the parameter schemas of the built-in Operation templates, and the chart's RBAC (src/rbac.ts).
  */
 export const generateAll: Effect.Effect<ReadonlyArray<GeneratedFile>, UnsupportedSchema> = Effect.gen(function* () {
   const files: Array<GeneratedFile> = []
