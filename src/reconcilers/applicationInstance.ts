@@ -154,8 +154,13 @@ const reconcileManaged = (
 
     const ensured = yield* Effect.gen(function* () {
       const source = yield* applyIfChanged(sourceType, desired.source, observedSource)
-      // A switch of sourceType leaves the other kind of source behind.
-      yield* deleteOwned(ai, otherSourceType(sourceType), sourceName(release.name))
+      // A switch of sourceType leaves the other kind of source behind; the cache says whether
+      // there is one, so the common case costs no request.
+      const otherType = otherSourceType(sourceType)
+      const leftover = yield* lookup.get(otherType, namespace, sourceName(release.name))
+      if (Option.isSome(leftover) && ownedBy(ai, leftover.value)) {
+        yield* deleteOwned(ai, otherType, sourceName(release.name))
+      }
       const hr = yield* applyIfChanged(Resources.HelmRelease, desired.helmRelease, observedRelease)
       return { hr: hr.object, written: source.written || hr.written }
     }).pipe(Effect.either)

@@ -270,6 +270,11 @@ layer(kubeLayer(), { timeout: "60 seconds", excludeTestServices: true })("Applic
       const hr = yield* waitExists(Resources.HelmRelease, ns, "web-rel")
       expect(hr["spec"]).toMatchObject({ chartRef: { kind: "OCIRepository", name: "web-rel-source" } })
       expect((hr["spec"] as Record<string, unknown>)["chart"]).toBeUndefined()
+
+      // Switching back to a Helm repository replaces the OCIRepository.
+      yield* apply(ai)
+      yield* waitExists(Resources.HelmRepository, ns, "web-rel-source")
+      yield* waitGone(Resources.OCIRepository, ns, "web-rel-source")
     }))
 
   it.scoped("secretRef and configMapRef values reach Flux by reference; no secret data in the HelmRelease", () =>
