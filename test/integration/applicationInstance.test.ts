@@ -11,6 +11,7 @@ import type { KubeObject } from "../../src/kube/object.js"
 import { Resources } from "../../src/kube/resources.js"
 import { createTestNamespace } from "../support/cluster.js"
 import { kubeLayer, startTestOperator } from "../support/operator.js"
+import { writeFluxStatus } from "../support/flux.js"
 import { waitFor } from "../support/wait.js"
 
 const gated = { "managed-by": "vworkspace" }
@@ -66,24 +67,6 @@ const waitGone = (type: (typeof Resources)[keyof typeof Resources], namespace: s
     get(type, namespace, name).pipe(Effect.map((o) => (Option.isNone(o) ? true : undefined)))
   )
 
-/** Writes HelmRelease status as helm-controller does (its own field manager, on /status). */
-const fluxStatus = (hr: KubeObject, conditions: ReadonlyArray<Record<string, string>>) =>
-  Effect.flatMap(KubeApi, (api) =>
-    api.applyStatus(
-      Resources.HelmRelease,
-      {
-        apiVersion: hr.apiVersion,
-        kind: hr.kind,
-        metadata: { name: hr.metadata.name, namespace: hr.metadata.namespace },
-        status: {
-          observedGeneration: hr.metadata.generation,
-          conditions: conditions.map((c) => ({ lastTransitionTime: "2026-11-26T10:00:00Z", message: "", ...c }))
-        }
-      },
-      { fieldManager: "helm-controller", force: true }
-    )
-  )
-
 layer(kubeLayer(), { timeout: "60 seconds", excludeTestServices: true })("ApplicationInstance reconciler", (it) => {
   it.scoped("managed helm source: materialises HelmRepository + hardened HelmRelease, then follows Flux status", () =>
     Effect.gen(function* () {
@@ -124,7 +107,7 @@ layer(kubeLayer(), { timeout: "60 seconds", excludeTestServices: true })("Applic
       })
 
       // helm-controller installs.
-      yield* fluxStatus(hr, [
+      yield* writeFluxStatus(hr, [
         { type: "Ready", status: "True", reason: "InstallSucceeded", message: "Helm install succeeded for release app-rel" },
         { type: "Released", status: "True", reason: "InstallSucceeded" }
       ])
@@ -136,7 +119,7 @@ layer(kubeLayer(), { timeout: "60 seconds", excludeTestServices: true })("Applic
       expect(findCondition(conditionsOf(ready), "Degraded")).toMatchObject({ status: "False", reason: "Recovered" })
 
       // An upgrade in flight.
-      yield* fluxStatus(hr, [
+      yield* writeFluxStatus(hr, [
         { type: "Reconciling", status: "True", reason: "Progressing", message: "Running 'upgrade' action" },
         { type: "Ready", status: "Unknown", reason: "Progressing", message: "Running 'upgrade' action" }
       ])
@@ -144,7 +127,7 @@ layer(kubeLayer(), { timeout: "60 seconds", excludeTestServices: true })("Applic
       expect(findCondition(conditionsOf(progressing), "Reconciling")).toMatchObject({ status: "True", reason: "Progressing" })
 
       // It fails, and helm-controller gives up.
-      yield* fluxStatus(hr, [
+      yield* writeFluxStatus(hr, [
         { type: "Ready", status: "False", reason: "UpgradeFailed", message: "Helm upgrade failed: timed out" },
         { type: "Released", status: "False", reason: "UpgradeFailed", message: "upgrade failed" },
         { type: "Stalled", status: "True", reason: "RetriesExceeded", message: "Failed to upgrade after 1 attempt(s)" }
@@ -154,7 +137,7 @@ layer(kubeLayer(), { timeout: "60 seconds", excludeTestServices: true })("Applic
       expect(findCondition(conditionsOf(failed), "Degraded")).toMatchObject({ status: "True", reason: "RetriesExceeded" })
 
       // Released=False alone (no Stalled) is still degraded.
-      yield* fluxStatus(hr, [
+      yield* writeFluxStatus(hr, [
         { type: "Ready", status: "False", reason: "UpgradeFailed", message: "again" },
         { type: "Released", status: "False", reason: "UpgradeFailed", message: "release failed" }
       ])
@@ -181,7 +164,7 @@ layer(kubeLayer(), { timeout: "60 seconds", excludeTestServices: true })("Applic
       const ai = managedHelm(ns, "u")
       yield* apply(ai)
       const hr = yield* waitExists(Resources.HelmRelease, ns, "u-rel")
-      yield* fluxStatus(hr, [{ type: "Ready", status: "True", reason: "InstallSucceeded", message: "installed" }])
+      yield* writeFluxStatus(hr, [{ type: "Ready", status: "True", reason: "InstallSucceeded", message: "installed" }])
       yield* waitCondition(ns, "u", "Ready", "True", "HelmReleaseReady")
 
       const spec = ai["spec"] as { chart: Record<string, string> }
@@ -211,7 +194,7 @@ layer(kubeLayer(), { timeout: "60 seconds", excludeTestServices: true })("Applic
       )
       expect(upgradedEvent["message"]).toBe("chart nextcloud 6.6.0 -> 6.7.0")
 
-      yield* fluxStatus(upgraded, [{ type: "Ready", status: "True", reason: "UpgradeSucceeded", message: "upgraded" }])
+      yield* writeFluxStatus(upgraded, [{ type: "Ready", status: "True", reason: "UpgradeSucceeded", message: "upgraded" }])
       yield* waitCondition(ns, "u", "Ready", "True", "HelmReleaseReady")
     }))
 
@@ -450,7 +433,7 @@ layer(kubeLayer(), { timeout: "60 seconds", excludeTestServices: true })("Applic
       const first = yield* Effect.forkScoped(Effect.scoped(Effect.zipRight(startTestOperator({ namespace: ns }), Effect.never)))
       yield* apply(managedHelm(ns, "idle"))
       const hr = yield* waitExists(Resources.HelmRelease, ns, "idle-rel")
-      yield* fluxStatus(hr, [{ type: "Ready", status: "True", reason: "InstallSucceeded", message: "ok" }])
+      yield* writeFluxStatus(hr, [{ type: "Ready", status: "True", reason: "InstallSucceeded", message: "ok" }])
       yield* waitCondition(ns, "idle", "Ready", "True", "HelmReleaseReady")
       const versions = () =>
         Effect.all([

@@ -17,6 +17,7 @@ import { KubeApiLive } from "../../src/kube/KubeApiLive.js"
 import type { KubeObject, ResourceType } from "../../src/kube/object.js"
 import { collectionPath } from "../../src/kube/paths.js"
 import { Resources } from "../../src/kube/resources.js"
+import { writeFluxStatus } from "../support/flux.js"
 import { adminRequest, createTestNamespace, kubeconfigPath, testNamespaceName } from "../support/cluster.js"
 import { renderChart } from "../support/helmTemplate.js"
 import { kubeLayer, startTestOperator } from "../support/operator.js"
@@ -224,31 +225,9 @@ const leaseHolder = (namespace: string) =>
 const readyz = (port: number) =>
   Effect.tryPromise(async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).status)
 
-/** Writes HelmRelease status as helm-controller does (its own field manager, on /status). */
+/** helm-controller reports a successful install. */
 const fluxReady = (hr: KubeObject) =>
-  Effect.flatMap(KubeApi, (api) =>
-    api.applyStatus(
-      Resources.HelmRelease,
-      {
-        apiVersion: hr.apiVersion,
-        kind: hr.kind,
-        metadata: { name: hr.metadata.name, namespace: hr.metadata.namespace },
-        status: {
-          observedGeneration: hr.metadata.generation,
-          conditions: [
-            {
-              type: "Ready",
-              status: "True",
-              reason: "InstallSucceeded",
-              message: "Helm install succeeded",
-              lastTransitionTime: "2026-11-26T10:00:00Z"
-            }
-          ]
-        }
-      },
-      { fieldManager: "helm-controller", force: true }
-    )
-  )
+  writeFluxStatus(hr, [{ type: "Ready", status: "True", reason: "InstallSucceeded", message: "Helm install succeeded" }])
 
 /** Someone edits a child the operator owns; only a watch on that kind tells the operator. */
 const tamperUrl = (type: ResourceType, namespace: string, name: string, url: string) =>
