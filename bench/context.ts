@@ -11,14 +11,8 @@ import { KubeApiLive } from "../src/kube/KubeApiLive.js"
 import { Metrics } from "../src/observability/metrics.js"
 import { startOperator } from "../src/operator.js"
 import { countingKubeApi, WriteLog } from "./countingKubeApi.js"
-import {
-  convergence,
-  createInstances,
-  describeConvergence,
-  gatedNamespace,
-  isConverged,
-  maxWait
-} from "./fixtures.js"
+import type { ClusterPids } from "./cpu.js"
+import { convergence, createInstances, describeConvergence, gatedNamespace, isConverged, maxWait } from "./fixtures.js"
 import type { BenchOptions } from "./options.js"
 import { BenchError, type OperatorProgress, pollUntil, tryProgress } from "./probe.js"
 import { progress } from "./report.js"
@@ -31,6 +25,10 @@ export interface BenchContext {
   readonly api: KubeApiService
   /** The run's scope: namespaces live in it, so later benchmarks can reuse them. */
   readonly scope: Scope.Scope
+  /** The API server's and etcd's PIDs when the run started them; for CPU accounting. */
+  readonly clusterPids: ClusterPids | undefined
+  /** Clock ticks per second of /proc times; undefined when unknown. */
+  readonly clockTicks: number | undefined
   /** `now()` after which the run should stop growing anything. */
   readonly deadline: number
   /** A namespace whose instances the operator has fully converged, shared between benchmarks. */
@@ -130,10 +128,7 @@ export const waitSettled = (
  * A namespace with `count` managed instances that the operator has converged (HelmRelease,
  * HelmRepository and status for each). Reused when an earlier benchmark left one of that size.
  */
-export const convergedNamespace = (
-  ctx: BenchContext,
-  count: number
-): Effect.Effect<string, BenchError> =>
+export const convergedNamespace = (ctx: BenchContext, count: number): Effect.Effect<string, BenchError> =>
   Effect.gen(function* () {
     if (ctx.converged !== undefined && ctx.converged.count === count) return ctx.converged.namespace
     const namespace = yield* gatedNamespace(ctx.target, ctx.scope, "bench-converged")

@@ -14,9 +14,6 @@ import { BenchError } from "./probe.js"
 
 export const gateLabels = { "managed-by": "vworkspace" } as const
 
-/** The control plane's field manager: the harness plays it. */
-export const controlPlaneManager = "bench-control-plane"
-
 const kubeFailure = (what: string) => (e: { readonly _tag: string; readonly message: string }) =>
   new BenchError({ message: `${what}: ${e._tag}: ${e.message}` })
 
@@ -25,13 +22,16 @@ const kubeFailure = (what: string) => (e: { readonly _tag: string; readonly mess
  * deleted at the end; that matters on a shared cluster.
  */
 export const gatedNamespace = (target: ApiTarget, scope: Scope.Scope, prefix: string): Effect.Effect<string, BenchError> =>
-  Scope.extend(Effect.acquireRelease(
-    Effect.sync(() => uniqueName(prefix)).pipe(
-      Effect.tap((name) => createNamespace(target, name, gateLabels)),
-      Effect.mapError((e) => new BenchError({ message: `create namespace: ${e.message}` }))
+  Scope.extend(
+    Effect.acquireRelease(
+      Effect.sync(() => uniqueName(prefix)).pipe(
+        Effect.tap((name) => createNamespace(target, name, gateLabels)),
+        Effect.mapError((e) => new BenchError({ message: `create namespace: ${e.message}` }))
+      ),
+      (name) => Effect.ignore(deleteNamespace(target, name))
     ),
-    (name) => Effect.ignore(deleteNamespace(target, name))
-  ), scope)
+    scope
+  )
 
 export const aiName = (i: number): string => `app-${String(i).padStart(5, "0")}`
 

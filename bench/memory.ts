@@ -117,7 +117,7 @@ const freshProcess = (ctx: BenchContext, namespace: string, size: number): Effec
 const CHUNK = 1000
 
 /**
- * Grows `namespace` from `from` towards `to` converged instances in chunks of ${CHUNK}: the harness
+ * Grows `namespace` from `from` towards `to` converged instances in chunks of CHUNK: the harness
  * creates each chunk (carrying the finalizer, as if the operator had added it), while the operator
  * runs in-process with its Event creates stubbed out, and converges it. Events are not cached, so
  * the state a later process caches is what the operator itself would have left. A chunk starts
@@ -142,14 +142,15 @@ const grow = (
           let lastChunkMs = 0
           while (reached < to) {
             const left = budgetEnd - now()
-            if (left < Math.max(30_000, lastChunkMs * 1.5)) break
+            if (left < Math.max(30_000, lastChunkMs * 1.25)) break
             const next = Math.min(to, reached + CHUNK)
             const chunkStart = now()
             log.expectStatuses(next - from)
             yield* createInstances(ctx.api, namespace, reached, next, ctx.options.createConcurrency, { withFinalizer: true })
             yield* pollUntil(`statuses of instances up to ${next}`, Effect.sync(() => log.statusTargetReachedAt), {
               interval: Duration.millis(200),
-              timeout: Duration.millis(Math.max(1000, budgetEnd - now()))
+              // A chunk that started in time may finish a little late rather than be thrown away.
+              timeout: Duration.millis(Math.max(1000, budgetEnd - now()) + 60_000)
             })
             lastChunkMs = now() - chunkStart
             reached = next
@@ -160,7 +161,10 @@ const grow = (
     )
     const c = yield* convergence(ctx.api, namespace)
     yield* progress(`memory: ${describeConvergence(c)} after ${seconds(now() - start)}`)
-    return isConverged(c, reached) ? reached : yield* new BenchError({ message: `growth left ${namespace} unconverged: ${describeConvergence(c)}` })
+    if (!isConverged(c, reached)) {
+      return yield* new BenchError({ message: `growth left ${namespace} unconverged: ${describeConvergence(c)}` })
+    }
+    return reached
   })
 
 export const memoryBench = (ctx: BenchContext): Effect.Effect<void, BenchError> =>
@@ -174,13 +178,18 @@ export const memoryBench = (ctx: BenchContext): Effect.Effect<void, BenchError> 
       let reached = first
       for (const size of sizes.slice(1)) {
         // Leave time for the fresh process on the grown namespace and the end of the run.
-        const budgetEnd = ctx.deadline - 90_000
+        const budgetEnd = ctx.deadline - 60_000
         if (budgetEnd - now() < 30_000) {
           notes.push(`Not grown to ${size}: the run's ${ctx.options.maxMinutes}-minute budget (--max-minutes) was used up.`)
           break
         }
         yield* progress(`memory: growing ${namespace} from ${reached} to ${size} (budget ${seconds(budgetEnd - now())})`)
-        const grown = yield* grow(ctx, namespace, reached, size, budgetEnd)
+        const outcome = yield* Effect.either(grow(ctx, namespace, reached, size, budgetEnd))
+        if (outcome._tag === "Left") {
+          notes.push(`Growing to ${size} failed, so it was not measured: ${outcome.left.message}`)
+          break
+        }
+        const grown = outcome.right
         if (grown > reached) {
           reached = grown
           ctx.converged = { namespace, count: reached }

@@ -6,6 +6,7 @@
 import { Duration, Effect } from "effect"
 import { type BenchContext, convergedNamespace, describeError, waitSettled, withInProcessOperator } from "./context.js"
 import { describeWrites, sumWrites, WriteLog, writesBetween } from "./countingKubeApi.js"
+import { cpuSnapshot, describeCpu } from "./cpu.js"
 import { BenchError } from "./probe.js"
 import { loadAverage, now, printTable, progress, seconds, verdict } from "./report.js"
 
@@ -18,6 +19,7 @@ export const resyncBench = (ctx: BenchContext): Effect.Effect<void, BenchError> 
       const namespace = yield* convergedNamespace(ctx, n)
       yield* progress(`resync: operator on ${n} converged instances in ${namespace}, resync every ${period} s, ${passes} passes`)
       const log = new WriteLog()
+      const startCpu = cpuSnapshot(ctx.clusterPids, ctx.clockTicks)
       const start = now()
       const result = yield* withInProcessOperator(
         ctx,
@@ -27,6 +29,7 @@ export const resyncBench = (ctx: BenchContext): Effect.Effect<void, BenchError> 
             const startup = yield* waitSettled(port, n, { interval: Duration.millis(250) })
             const startupWrites = log.snapshot()
             const startupLoad = loadAverage()
+            const startupCpu = cpuSnapshot(ctx.clusterPids, ctx.clockTicks)
             // Each resync enqueues every instance once; wait for `passes` of them to be worked off.
             const target = startup.value.reconciles + n * passes
             const done = yield* waitSettled(port, target, {
@@ -42,7 +45,9 @@ export const resyncBench = (ctx: BenchContext): Effect.Effect<void, BenchError> 
               windowReconciles: done.value.reconciles - startup.value.reconciles,
               windowWrites: writesBetween(startupWrites, log.snapshot()),
               errors: done.value.reconcileErrors,
-              load: loadAverage()
+              load: loadAverage(),
+              startupCpu: describeCpu(startCpu, startupCpu),
+              windowCpu: describeCpu(startupCpu, cpuSnapshot(ctx.clusterPids, ctx.clockTicks))
             }
           })
       )
@@ -55,7 +60,7 @@ export const resyncBench = (ctx: BenchContext): Effect.Effect<void, BenchError> 
           `Method: the operator runs in-process on a namespace whose ${n} managed instances it has already converged (HelmRelease, HelmRepository and status in place), with \`resyncPeriod\` = ${period} s, so each pass stands in for one 10-minute resync.`,
           `Its KubeApi is a counting Layer around the live client: every create, apply, applyStatus, patch and delete request is counted when sent. A pass is ${n} reconciles (\`controller_runtime_reconcile_total\` from its /metrics); the window ends once ${passes} passes are worked off and the queue is drained.`
         ],
-        columns: ["phase", "duration", "reconciles", "passes", "writes issued", "breakdown", "target", "load avg 1/5/15"],
+        columns: ["phase", "duration", "reconciles", "passes", "writes issued", "breakdown", "target", "CPU used meanwhile", "load avg 1/5/15"],
         rows: [
           [
             "start-up pass (restart over converged instances)",
@@ -65,6 +70,7 @@ export const resyncBench = (ctx: BenchContext): Effect.Effect<void, BenchError> 
             String(startupCount),
             describeWrites(result.startupWrites),
             `0 — ${verdict(startupCount === 0)}`,
+            result.startupCpu,
             result.startupLoad
           ],
           [
@@ -75,6 +81,7 @@ export const resyncBench = (ctx: BenchContext): Effect.Effect<void, BenchError> 
             String(windowCount),
             describeWrites(result.windowWrites),
             `0 — ${verdict(windowCount === 0)}`,
+            result.windowCpu,
             result.load
           ]
         ],

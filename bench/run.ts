@@ -9,6 +9,7 @@ import { Context, Effect, Either, Layer, Logger, LogLevel } from "effect"
 import { acquireTestCluster, targetFromKubeconfig, TEST_KUBECONFIG_ENV } from "../src/devcluster/index.js"
 import { KubeApi } from "../src/kube/KubeApi.js"
 import { type BenchContext, describeError, liveKubeApi } from "./context.js"
+import { clockTicks } from "./cpu.js"
 import { memoryBench } from "./memory.js"
 import { type BenchName, type BenchOptions, parseOptions, usage } from "./options.js"
 import { BenchError } from "./probe.js"
@@ -47,6 +48,8 @@ const run = (options: BenchOptions) =>
         target,
         api,
         scope: yield* Effect.scope,
+        clusterPids: cluster.started && { apiserver: cluster.started.apiserver.pid, etcd: cluster.started.etcd.pid },
+        clockTicks: yield* clockTicks,
         deadline: started + options.maxMinutes * 60_000,
         converged: undefined
       }
