@@ -20,7 +20,7 @@ import { matchesLabels } from "../kube/labelSelector.js"
 import type { KubeObject, ResourceType } from "../kube/object.js"
 import { Resources } from "../kube/resources.js"
 import { EventRecorder } from "../observability/events.js"
-import { type ReconcileResult, TerminalError } from "../runtime/controller.js"
+import { ReconcileResult, TerminalError } from "../runtime/controller.js"
 import { seaweedCatalogId, validateApplicationInstance } from "../validation/applicationInstance.js"
 import { ObjectLookup } from "./objectLookup.js"
 import { writeStatus as writeStatusWithEvents } from "./statusWriter.js"
@@ -30,7 +30,7 @@ type AI = typeof ApplicationInstance.Type
 type Status = NonNullable<AI["status"]>
 
 const AIType = Resources.ApplicationInstance
-const done: ReconcileResult = {}
+const done = ReconcileResult.done
 
 const decode = Schema.decodeUnknownEither(ApplicationInstance)
 
