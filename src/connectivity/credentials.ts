@@ -1,0 +1,43 @@
+/**
+ * The long-lived agent credential (Secret `vworkspace-agent-credentials`: control-plane-base-url,
+ * cluster-id, token). The Cluster reconciler writes it; the agent client, the outbox and the
+ * heartbeat read it through this service, so a rotation reaches every caller at once.
+ */
+import { Context, Data, Effect, Layer, Option, type Stream, SubscriptionRef } from "effect"
+
+export interface AgentCredentialsValue {
+  readonly baseUrl: string
+  readonly clusterId: string
+  readonly token: string
+}
+
+/** No credentials yet: the cluster is not registered. */
+export class CredentialsMissing extends Data.TaggedError("CredentialsMissing")<{ readonly message: string }> {}
+
+export interface AgentCredentialsService {
+  readonly current: Effect.Effect<Option.Option<AgentCredentialsValue>>
+  /** The current value first, then every change. */
+  readonly changes: Stream.Stream<Option.Option<AgentCredentialsValue>>
+  /** Re-read the stored credential now (after a 401), and return it. */
+  readonly reload: Effect.Effect<Option.Option<AgentCredentialsValue>>
+}
+
+export class AgentCredentials extends Context.Tag("vworkspace/AgentCredentials")<
+  AgentCredentials,
+  AgentCredentialsService
+>() {}
+
+/** The current credentials, or `CredentialsMissing`. */
+export const requireCredentials: Effect.Effect<AgentCredentialsValue, CredentialsMissing, AgentCredentials> =
+  Effect.flatMap(AgentCredentials, (c) => c.current).pipe(
+    Effect.flatMap(
+      Option.match({
+        onNone: () => Effect.fail(new CredentialsMissing({ message: "the cluster is not registered yet" })),
+        onSome: Effect.succeed
+      })
+    )
+  )
+
+/** Credentials held in memory, for tests and the `register` CLI; `reload` returns the held value. */
+export const credentialsFromRef = (ref: SubscriptionRef.SubscriptionRef<Option.Option<AgentCredentialsValue>>) =>
+  Layer.succeed(AgentCredentials, { current: SubscriptionRef.get(ref), changes: ref.changes, reload: SubscriptionRef.get(ref) })
