@@ -3,21 +3,22 @@
  * and the manager that runs them on the leader. The same program runs in `vworkspace-operator run`,
  * in the e2e tests and (with a `watchNamespace`) in integration tests; only Layers change.
  */
-import { Effect, Layer, type Scope, Stream } from "effect"
+import { Effect, Layer, type Scope } from "effect"
 import { OperatorConfig } from "./config.js"
 import { type Informer, type InformerOptions, makeInformer } from "./kube/informer.js"
-import type { KubeApi } from "./kube/KubeApi.js"
+import { KubeApi } from "./kube/KubeApi.js"
 import type { ResourceType } from "./kube/object.js"
 import { Resources } from "./kube/resources.js"
 import { eventRecorderLive } from "./observability/events.js"
 import { Metrics } from "./observability/metrics.js"
 import { reconcileApplicationInstance } from "./reconcilers/applicationInstance.js"
+import { applicationInstanceSources } from "./reconcilers/applicationInstanceSources.js"
 import { ObjectLookup } from "./reconcilers/objectLookup.js"
 import { Controller } from "./runtime/controller.js"
 import type { BindAddress } from "./runtime/health.js"
 import type { LeaderElectionConfig } from "./runtime/leaderElection.js"
 import { Manager, type RunningManager } from "./runtime/manager.js"
-import { eventsOf, keysOf, ownerKeyFromRefs } from "./runtime/sources.js"
+import { makeOwnWrites, recordingWrites } from "./runtime/ownWrites.js"
 
 export interface OperatorOptions {
   readonly healthProbe: BindAddress
@@ -63,28 +64,26 @@ export const startOperator = (
           : {}
       informers.set(kind, yield* makeInformer(kind, { ...options.informer, ...scoped, metrics: metrics.informer }))
     }
-    const ai = informers.get(Resources.ApplicationInstance)!
-    const aiKeysIn = (namespace?: string) =>
-      Stream.fromIterableEffect(ai.cache.list(namespace)).pipe(
-        Stream.map((o) => `${o.metadata.namespace}/${o.metadata.name}`)
-      )
     const context = yield* Layer.build(Layer.mergeAll(lookupFrom(informers), eventRecorderLive))
+    // The reconciler's own writes do not wake it again; everyone else's do.
+    const ownWrites = makeOwnWrites()
+    const reconcilerApi = Layer.succeed(KubeApi, recordingWrites(yield* KubeApi, ownWrites))
 
     const applicationInstances = Controller.make({
       name: "applicationinstance",
       maxConcurrentReconciles: config.maxConcurrentReconciles,
-      reconcile: (key) => reconcileApplicationInstance(key).pipe(Effect.provide(context)),
-      sources: [
-        keysOf(ai),
-        keysOf(informers.get(Resources.HelmRelease)!, ownerKeyFromRefs(Resources.ApplicationInstance)),
-        keysOf(informers.get(Resources.HelmRepository)!, ownerKeyFromRefs(Resources.ApplicationInstance)),
-        keysOf(informers.get(Resources.OCIRepository)!, ownerKeyFromRefs(Resources.ApplicationInstance)),
-        // A namespace gaining or losing the gate label re-gates every instance in it.
-        eventsOf(informers.get(Resources.Namespace)!).pipe(
-          Stream.flatMap((e) => aiKeysIn(e.object.metadata.name))
-        ),
-        Stream.tick(config.resyncPeriod).pipe(Stream.drop(1), Stream.flatMap(() => aiKeysIn()))
-      ]
+      reconcile: (key) => reconcileApplicationInstance(key).pipe(Effect.provide(reconcilerApi), Effect.provide(context)),
+      sources: applicationInstanceSources(
+        {
+          applicationInstances: informers.get(Resources.ApplicationInstance)!,
+          helmReleases: informers.get(Resources.HelmRelease)!,
+          helmRepositories: informers.get(Resources.HelmRepository)!,
+          ociRepositories: informers.get(Resources.OCIRepository)!,
+          namespaces: informers.get(Resources.Namespace)!
+        },
+        ownWrites,
+        config.resyncPeriod
+      )
     })
 
     return yield* Manager.start({
