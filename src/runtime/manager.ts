@@ -1,4 +1,3 @@
-import type { ServeError } from "@effect/platform/HttpServerError"
 import { Cause, Data, Deferred, Duration, Effect, type Scope } from "effect"
 import type { KubeApi } from "../kube/KubeApi.js"
 import type { ResourceType } from "../kube/object.js"
@@ -46,7 +45,7 @@ export class LeadershipLost extends Data.TaggedError("LeadershipLost")<{ readonl
 
 export class CacheSyncTimeout extends Data.TaggedError("CacheSyncTimeout")<{ readonly message: string }> {}
 
-export type ManagerError = LeadershipLost | CacheSyncTimeout | ServeError | InvalidLeaderElectionConfig
+export type ManagerError = LeadershipLost | CacheSyncTimeout | Health.HealthServerError | InvalidLeaderElectionConfig
 
 export interface RunningManager {
   readonly health: Health.HealthServer
@@ -66,7 +65,7 @@ const cacheName = (c: SyncedCache): string =>
  */
 export const start = <R>(
   options: ManagerOptions<R>
-): Effect.Effect<RunningManager, ServeError | InvalidLeaderElectionConfig, R | KubeApi | Metrics | Scope.Scope> =>
+): Effect.Effect<RunningManager, Health.HealthServerError | InvalidLeaderElectionConfig, R | KubeApi | Metrics | Scope.Scope> =>
   Effect.gen(function* () {
     const elector = options.leaderElection
       ? yield* LeaderElection.make(options.leaderElection)
