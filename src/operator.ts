@@ -6,6 +6,7 @@
 import { Effect, Layer, type Scope } from "effect"
 import { OperatorConfig } from "./config.js"
 import { type Informer, type InformerOptions, makeInformer } from "./kube/informer.js"
+import { kindAvailabilityFrom } from "./kube/availability.js"
 import { KubeApi } from "./kube/KubeApi.js"
 import type { ResourceType } from "./kube/object.js"
 import { Resources } from "./kube/resources.js"
@@ -64,7 +65,7 @@ export const startOperator = (
           : {}
       informers.set(kind, yield* makeInformer(kind, { ...options.informer, ...scoped, metrics: metrics.informer }))
     }
-    const context = yield* Layer.build(Layer.mergeAll(lookupFrom(informers), eventRecorderLive))
+    const context = yield* Layer.build(Layer.mergeAll(lookupFrom(informers), kindAvailabilityFrom(informers), eventRecorderLive))
     // The reconciler's own writes do not wake it again; everyone else's do.
     const ownWrites = makeOwnWrites()
     const reconcilerApi = Layer.succeed(KubeApi, recordingWrites(yield* KubeApi, ownWrites))

@@ -17,6 +17,8 @@ export interface SyncedCache {
   /** Completes once the first list is in the cache. */
   readonly synced: Effect.Effect<void>
   readonly hasSynced: Effect.Effect<boolean>
+  /** For `/readyz`, when the cache can say more than whether it synced (a blind watch, a missing kind). */
+  readonly health?: Effect.Effect<boolean | Health.HealthProblem>
 }
 
 export interface ManagerOptions<R> {
@@ -75,7 +77,7 @@ export const start = <R>(
       address: options.healthProbe,
       healthz: [{ name: "leader-election", check: elector.healthy }, ...(options.healthzChecks ?? [])],
       readyz: [
-        ...options.caches.map((c) => ({ name: `cache-sync/${cacheName(c)}`, check: c.hasSynced })),
+        ...options.caches.map((c) => ({ name: `cache-sync/${cacheName(c)}`, check: c.health ?? c.hasSynced })),
         { name: "leader-election", check: elector.ready },
         ...(options.readyzChecks ?? [])
       ]
