@@ -71,8 +71,9 @@ export const applicationInstanceSources = (
   const ownedBy = ownerKeyFromRefs(Resources.ApplicationInstance)
   const keysIn = (namespace?: string) => Stream.fromIterableEffect(instances.list(namespace)).pipe(Stream.map(keyOf))
   return [
-    // `notOwn` first: it forgets the version it matched, whatever the second filter says.
-    keysOf(informers.applicationInstances, undefined, (e) => ownWrites.notOwn(e) && specOrMetadataChanged(e)),
+    // `notOwn` always runs: it forgets the version it matched, whatever the predicate says.
+    keysOf(informers.applicationInstances, undefined, (e) =>
+      Effect.map(ownWrites.notOwn(e), (notOwn) => notOwn && specOrMetadataChanged(e))),
     keysOf(informers.helmReleases, ownedBy, ownWrites.notOwn),
     keysOf(informers.helmRepositories, ownedBy, ownWrites.notOwn),
     keysOf(informers.ociRepositories, ownedBy, ownWrites.notOwn),

@@ -70,7 +70,7 @@ export const ownerKeyFromLabel =
   }
 
 /** Decides whether an event wakes anything (like controller-runtime's predicates). */
-export type EventFilter = (event: ObjectEvent) => boolean
+export type EventFilter = (event: ObjectEvent) => Effect.Effect<boolean>
 
 const sameStrings = (a: ReadonlyArray<string> | undefined, b: ReadonlyArray<string> | undefined): boolean =>
   (a ?? []).length === (b ?? []).length && (a ?? []).every((x, i) => x === (b ?? [])[i])
@@ -101,7 +101,7 @@ export const isStatusOnlyUpdate = (event: ObjectEvent): boolean => {
 }
 
 /** For the primary kind: status-only updates wake nothing (so our status writes do not). */
-export const specOrMetadataChanged: EventFilter = (event) => !isStatusOnlyUpdate(event)
+export const specOrMetadataChanged = (event: ObjectEvent): boolean => !isStatusOnlyUpdate(event)
 
 /**
  * Keys from informer events. An update wakes the owners of both the old and the new object, so
@@ -112,12 +112,13 @@ export const keysFromEvents = <E, R>(
   map: KeyMapper = ownKey,
   filter?: EventFilter
 ): Stream.Stream<string, E, R> =>
-  Stream.mapConcat(events, (event) => {
-    if (filter !== undefined && !filter(event)) return []
-    const keys = map(event.object)
-    if (event.old === undefined) return keys
-    return [...new Set([...keys, ...map(event.old)])]
-  })
+  (filter === undefined ? events : Stream.filterEffect(events, filter)).pipe(
+    Stream.mapConcat((event) => {
+      const keys = map(event.object)
+      if (event.old === undefined) return keys
+      return [...new Set([...keys, ...map(event.old)])]
+    })
+  )
 
 /**
  * The keys an informer's events wake: its own objects' keys by default (the primary kind), or
