@@ -15,6 +15,8 @@ const SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 export interface InClusterPaths {
   readonly tokenFile: string
   readonly caFile: string
+  /** Where `KUBERNETES_SERVICE_HOST`/`_PORT` are read; default `process.env`. */
+  readonly env?: Readonly<Record<string, string | undefined>>
 }
 
 export const defaultInClusterPaths: InClusterPaths = {
@@ -24,15 +26,15 @@ export const defaultInClusterPaths: InClusterPaths = {
 
 /** True when this process looks like it runs in a Pod with a service account. */
 export const inClusterAvailable = (paths: InClusterPaths = defaultInClusterPaths): boolean =>
-  Boolean(process.env["KUBERNETES_SERVICE_HOST"]) && fs.existsSync(paths.tokenFile)
+  Boolean((paths.env ?? process.env)["KUBERNETES_SERVICE_HOST"]) && fs.existsSync(paths.tokenFile)
 
 const describe = (e: unknown): string => (e instanceof Error ? e.message : String(e))
 
 /** The API server URL from the environment; an IPv6 host gets brackets. */
-const serverFromEnv = (): Effect.Effect<URL, KubeConfigError> =>
+const serverFromEnv = (env: Readonly<Record<string, string | undefined>>): Effect.Effect<URL, KubeConfigError> =>
   Effect.suspend(() => {
-    const host = process.env["KUBERNETES_SERVICE_HOST"] ?? ""
-    const port = process.env["KUBERNETES_SERVICE_PORT"] ?? ""
+    const host = env["KUBERNETES_SERVICE_HOST"] ?? ""
+    const port = env["KUBERNETES_SERVICE_PORT"] ?? ""
     if (host === "" || port === "") {
       return Effect.fail(
         new KubeConfigError({ message: "in-cluster: KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT must be set" })
@@ -70,7 +72,7 @@ export const inClusterConnection = (
   paths: InClusterPaths = defaultInClusterPaths
 ): Effect.Effect<ClusterConnection, KubeConfigError> =>
   Effect.gen(function* () {
-    const server = yield* serverFromEnv()
+    const server = yield* serverFromEnv(paths.env ?? process.env)
     const ca = yield* Effect.try({
       try: () => fs.readFileSync(paths.caFile),
       catch: (e) => new KubeConfigError({ message: `in-cluster: cannot read the CA ${paths.caFile}: ${describe(e)}`, cause: e })
