@@ -66,10 +66,16 @@ export const kindAvailabilityFrom = (
     }
   })
 
-/** Emits once each time a kind goes from `Missing` to `Available` (its CRD was installed). */
-export const becameAvailable = (source: AvailabilitySource): Stream.Stream<void> =>
+/**
+ * Emits each time a kind goes from `Missing` to `Available` (its CRD was installed) or back (it
+ * was removed), not for the first list.
+ */
+export const availabilityChanged = (source: AvailabilitySource): Stream.Stream<KindState> =>
   source.availability.changes.pipe(
     Stream.zipWithPrevious,
-    Stream.filter(([before, now]) => Option.exists(before, (b) => b._tag === "Missing") && now._tag === "Available"),
-    Stream.as(undefined)
+    Stream.filter(
+      ([before, now]) =>
+        now._tag !== "Unknown" && Option.exists(before, (b) => b._tag !== "Unknown" && b._tag !== now._tag)
+    ),
+    Stream.map(([, now]) => now)
   )

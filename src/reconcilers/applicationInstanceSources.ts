@@ -1,12 +1,12 @@
 /**
  * What wakes the ApplicationInstance controller: its own kind (not its status-only updates), the
  * Flux objects it owns, a foreign Flux object going away under a release name an instance wants,
- * a Flux CRD being installed, namespaces (the gate label), and the periodic resync. None of its
+ * a Flux CRD being installed or removed, namespaces (the gate label), and the periodic resync. None of its
  * own writes wakes it.
  */
 import { type Duration, Effect, Option, Schema, Stream } from "effect"
 import { sourceName } from "../helm/desiredRelease.js"
-import { type AvailabilitySource, becameAvailable } from "../kube/availability.js"
+import { type AvailabilitySource, availabilityChanged } from "../kube/availability.js"
 import type { CacheReader } from "../kube/cache.js"
 import type { KubeObject } from "../kube/object.js"
 import { Resources } from "../kube/resources.js"
@@ -80,9 +80,9 @@ export const applicationInstanceSources = (
     waitingForRelease(instances, informers.helmReleases, (name) => name),
     waitingForRelease(instances, informers.helmRepositories, releaseOfSource),
     waitingForRelease(instances, informers.ociRepositories, releaseOfSource),
-    // Flux installed after the operator started: instances blocked on the missing CRD go ahead.
+    // Flux installed after the operator started (blocked instances go ahead), or removed.
     ...[informers.helmReleases, informers.helmRepositories, informers.ociRepositories].map((i) =>
-      becameAvailable(i).pipe(Stream.flatMap(() => keysIn()))
+      availabilityChanged(i).pipe(Stream.flatMap(() => keysIn()))
     ),
     // A namespace gaining or losing the gate label re-gates every instance in it.
     eventsOf(informers.namespaces).pipe(Stream.flatMap((e) => keysIn(e.object.metadata.name))),
