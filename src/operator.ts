@@ -13,7 +13,7 @@ import { Resources } from "./kube/resources.js"
 import { eventRecorderLive } from "./observability/events.js"
 import { Metrics } from "./observability/metrics.js"
 import { reconcileApplicationInstance } from "./reconcilers/applicationInstance.js"
-import { applicationInstanceSources } from "./reconcilers/applicationInstanceSources.js"
+import { applicationInstanceInformers, applicationInstanceSources } from "./reconcilers/applicationInstanceSources.js"
 import { ObjectLookup } from "./reconcilers/objectLookup.js"
 import { Controller } from "./runtime/controller.js"
 import type { BindAddress } from "./runtime/health.js"
@@ -28,17 +28,8 @@ export interface OperatorOptions {
   /** Act in this namespace only (the namespace gate still applies). Absent: every namespace. */
   readonly watchNamespace?: string
   /** Watch tuning for every informer (tests shorten it); absent fields keep the informer defaults. */
-  readonly informer?: Pick<InformerOptions, "idleTimeout" | "watchTimeoutSeconds" | "backoff">
+  readonly informer?: Pick<InformerOptions, "idleTimeout" | "watchTimeoutSeconds" | "backoff" | "blindAfter">
 }
-
-/** The ApplicationInstance controller's view of the cluster. */
-const informerKinds = [
-  Resources.ApplicationInstance,
-  Resources.HelmRelease,
-  Resources.HelmRepository,
-  Resources.OCIRepository,
-  Resources.Namespace
-] as const
 
 const lookupFrom = (informers: ReadonlyMap<ResourceType, Informer>) =>
   Layer.succeed(ObjectLookup, {
@@ -57,13 +48,13 @@ export const startOperator = (
     const config = yield* OperatorConfig
     const metrics = yield* Metrics
     const informers = new Map<ResourceType, Informer>()
-    for (const kind of informerKinds) {
+    for (const { kind, transform } of applicationInstanceInformers) {
       const scoped = kind.namespaced
         ? { namespace: options.watchNamespace }
         : options.watchNamespace
           ? { fieldSelector: `metadata.name=${options.watchNamespace}` }
           : {}
-      informers.set(kind, yield* makeInformer(kind, { ...options.informer, ...scoped, metrics: metrics.informer }))
+      informers.set(kind, yield* makeInformer(kind, { ...options.informer, ...scoped, transform, metrics: metrics.informer }))
     }
     const context = yield* Layer.build(Layer.mergeAll(lookupFrom(informers), kindAvailabilityFrom(informers), eventRecorderLive))
     // The reconciler's own writes do not wake it again; everyone else's do.

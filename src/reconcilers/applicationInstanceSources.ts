@@ -7,9 +7,10 @@
 import { type Duration, Effect, Option, Schema, Stream } from "effect"
 import { sourceName } from "../helm/desiredRelease.js"
 import { type AvailabilitySource, availabilityChanged } from "../kube/availability.js"
-import type { CacheReader } from "../kube/cache.js"
-import type { KubeObject } from "../kube/object.js"
+import type { CacheReader, CacheTransform } from "../kube/cache.js"
+import type { KubeObject, ResourceType } from "../kube/object.js"
 import { Resources } from "../kube/resources.js"
+import { dropLastApplied, keep } from "../kube/transforms.js"
 import type { OwnWrites } from "../runtime/ownWrites.js"
 import {
   eventsOf,
@@ -20,6 +21,20 @@ import {
   specOrMetadataChanged,
   type Subscribable
 } from "../runtime/sources.js"
+
+/**
+ * The kinds the controller reads, each with what its cache keeps: the instance whole (it is
+ * decoded in full); of the Flux objects, metadata (owner, intent digest), spec (compared with the
+ * desired one) and the HelmRelease's `observedGeneration` and `conditions`; of namespaces, their
+ * labels. Widen a transform before reading another field.
+ */
+export const applicationInstanceInformers: ReadonlyArray<{ readonly kind: ResourceType; readonly transform: CacheTransform }> = [
+  { kind: Resources.ApplicationInstance, transform: dropLastApplied },
+  { kind: Resources.HelmRelease, transform: keep({ fields: ["spec"], status: ["observedGeneration", "conditions"] }) },
+  { kind: Resources.HelmRepository, transform: keep({ fields: ["spec"], status: [] }) },
+  { kind: Resources.OCIRepository, transform: keep({ fields: ["spec"], status: [] }) },
+  { kind: Resources.Namespace, transform: keep({ status: [] }) }
+]
 
 export interface ApplicationInstanceInformers {
   readonly applicationInstances: Subscribable & { readonly cache: CacheReader }
