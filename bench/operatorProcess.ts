@@ -13,7 +13,8 @@ import type { BenchContext } from "./context.js"
 import { BenchError } from "./probe.js"
 import { now, progress } from "./report.js"
 
-const outDir = (): string => path.join(repoRoot(), "node_modules", ".cache", "vworkspace-bench", "dist")
+// In the checkout itself (git-ignored): node_modules may be shared by several checkouts.
+const outDir = (): string => path.join(repoRoot(), ".cache", "vworkspace-bench", "dist")
 const mainOf = (dir: string): string => path.join(dir, "src", "cli", "main.js")
 
 let compiled: string | undefined
@@ -155,16 +156,22 @@ export const readMemory = (pid: number): Effect.Effect<MemoryReading, BenchError
  * imported and nothing else running. Prints `ready <heapUsed>` once loaded, then idles (at most
  * two minutes) until the scope closes and stops it.
  */
-export const spawnDependencyBaseline: Effect.Effect<
+/** The runtime dependencies of package.json. */
+export const runtimeDependencies = (): ReadonlyArray<string> => {
+  const pkg: unknown = JSON.parse(fs.readFileSync(path.join(repoRoot(), "package.json"), "utf8"))
+  return typeof pkg === "object" && pkg !== null && "dependencies" in pkg && typeof pkg.dependencies === "object" && pkg.dependencies !== null
+    ? Object.keys(pkg.dependencies)
+    : []
+}
+
+/** Node.js with `deps` (default: every runtime dependency) imported, idle. */
+export const spawnDependencyBaseline = (
+  deps: ReadonlyArray<string> = runtimeDependencies()
+): Effect.Effect<
   { readonly pid: number; readonly heapUsedBytes: number; readonly modules: ReadonlyArray<string> },
   BenchError,
   Scope.Scope
-> = Effect.gen(function* () {
-  const pkg: unknown = JSON.parse(fs.readFileSync(path.join(repoRoot(), "package.json"), "utf8"))
-  const deps =
-    typeof pkg === "object" && pkg !== null && "dependencies" in pkg && typeof pkg.dependencies === "object" && pkg.dependencies !== null
-      ? Object.keys(pkg.dependencies)
-      : []
+> => Effect.gen(function* () {
   const code = [
     `for (const m of ${JSON.stringify(deps)}) await import(m)`,
     "setTimeout(() => process.exit(0), 120000)",

@@ -3,21 +3,23 @@
  * and the manager that runs them on the leader. The same program runs in `vworkspace-operator run`,
  * in the e2e tests and (with a `watchNamespace`) in integration tests; only Layers change.
  */
-import { Effect, Layer, type Scope, Stream } from "effect"
+import { Effect, Layer, type Scope } from "effect"
 import { OperatorConfig } from "./config.js"
 import { type Informer, type InformerOptions, makeInformer } from "./kube/informer.js"
-import type { KubeApi } from "./kube/KubeApi.js"
+import { kindAvailabilityFrom } from "./kube/availability.js"
+import { KubeApi } from "./kube/KubeApi.js"
 import type { ResourceType } from "./kube/object.js"
 import { Resources } from "./kube/resources.js"
 import { eventRecorderLive } from "./observability/events.js"
 import { Metrics } from "./observability/metrics.js"
 import { reconcileApplicationInstance } from "./reconcilers/applicationInstance.js"
+import { applicationInstanceInformers, applicationInstanceSources } from "./reconcilers/applicationInstanceSources.js"
 import { ObjectLookup } from "./reconcilers/objectLookup.js"
 import { Controller } from "./runtime/controller.js"
 import type { BindAddress } from "./runtime/health.js"
 import type { LeaderElectionConfig } from "./runtime/leaderElection.js"
 import { Manager, type RunningManager } from "./runtime/manager.js"
-import { eventsOf, keysOf, ownerKeyFromRefs } from "./runtime/sources.js"
+import { makeOwnWrites, recordingWrites } from "./runtime/ownWrites.js"
 
 export interface OperatorOptions {
   readonly healthProbe: BindAddress
@@ -26,17 +28,8 @@ export interface OperatorOptions {
   /** Act in this namespace only (the namespace gate still applies). Absent: every namespace. */
   readonly watchNamespace?: string
   /** Watch tuning for every informer (tests shorten it); absent fields keep the informer defaults. */
-  readonly informer?: Pick<InformerOptions, "idleTimeout" | "watchTimeoutSeconds" | "backoff">
+  readonly informer?: Pick<InformerOptions, "idleTimeout" | "watchTimeoutSeconds" | "backoff" | "blindAfter">
 }
-
-/** The ApplicationInstance controller's view of the cluster. */
-const informerKinds = [
-  Resources.ApplicationInstance,
-  Resources.HelmRelease,
-  Resources.HelmRepository,
-  Resources.OCIRepository,
-  Resources.Namespace
-] as const
 
 const lookupFrom = (informers: ReadonlyMap<ResourceType, Informer>) =>
   Layer.succeed(ObjectLookup, {
@@ -55,36 +48,34 @@ export const startOperator = (
     const config = yield* OperatorConfig
     const metrics = yield* Metrics
     const informers = new Map<ResourceType, Informer>()
-    for (const kind of informerKinds) {
+    for (const { kind, transform } of applicationInstanceInformers) {
       const scoped = kind.namespaced
         ? { namespace: options.watchNamespace }
         : options.watchNamespace
           ? { fieldSelector: `metadata.name=${options.watchNamespace}` }
           : {}
-      informers.set(kind, yield* makeInformer(kind, { ...options.informer, ...scoped, metrics: metrics.informer }))
+      informers.set(kind, yield* makeInformer(kind, { ...options.informer, ...scoped, transform, metrics: metrics.informer }))
     }
-    const ai = informers.get(Resources.ApplicationInstance)!
-    const aiKeysIn = (namespace?: string) =>
-      Stream.fromIterableEffect(ai.cache.list(namespace)).pipe(
-        Stream.map((o) => `${o.metadata.namespace}/${o.metadata.name}`)
-      )
-    const context = yield* Layer.build(Layer.mergeAll(lookupFrom(informers), eventRecorderLive))
+    const context = yield* Layer.build(Layer.mergeAll(lookupFrom(informers), kindAvailabilityFrom(informers), eventRecorderLive))
+    // The reconciler's own writes do not wake it again; everyone else's do.
+    const ownWrites = makeOwnWrites()
+    const reconcilerApi = Layer.succeed(KubeApi, recordingWrites(yield* KubeApi, ownWrites))
 
     const applicationInstances = Controller.make({
       name: "applicationinstance",
       maxConcurrentReconciles: config.maxConcurrentReconciles,
-      reconcile: (key) => reconcileApplicationInstance(key).pipe(Effect.provide(context)),
-      sources: [
-        keysOf(ai),
-        keysOf(informers.get(Resources.HelmRelease)!, ownerKeyFromRefs(Resources.ApplicationInstance)),
-        keysOf(informers.get(Resources.HelmRepository)!, ownerKeyFromRefs(Resources.ApplicationInstance)),
-        keysOf(informers.get(Resources.OCIRepository)!, ownerKeyFromRefs(Resources.ApplicationInstance)),
-        // A namespace gaining or losing the gate label re-gates every instance in it.
-        eventsOf(informers.get(Resources.Namespace)!).pipe(
-          Stream.flatMap((e) => aiKeysIn(e.object.metadata.name))
-        ),
-        Stream.tick(config.resyncPeriod).pipe(Stream.drop(1), Stream.flatMap(() => aiKeysIn()))
-      ]
+      reconcile: (key) => reconcileApplicationInstance(key).pipe(Effect.provide(reconcilerApi), Effect.provide(context)),
+      sources: applicationInstanceSources(
+        {
+          applicationInstances: informers.get(Resources.ApplicationInstance)!,
+          helmReleases: informers.get(Resources.HelmRelease)!,
+          helmRepositories: informers.get(Resources.HelmRepository)!,
+          ociRepositories: informers.get(Resources.OCIRepository)!,
+          namespaces: informers.get(Resources.Namespace)!
+        },
+        ownWrites,
+        config.resyncPeriod
+      )
     })
 
     return yield* Manager.start({

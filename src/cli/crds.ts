@@ -4,9 +4,13 @@
  * `--check` writes nothing and fails when the committed files differ.
  */
 import { Command, Options } from "@effect/cli"
-import { FileSystem, Path } from "@effect/platform"
+import * as FileSystem from "@effect/platform/FileSystem"
+import * as Path from "@effect/platform/Path"
 import { Console, Data, Effect } from "effect"
-import { generateAll, generatedDirs, type GeneratedFile } from "../api/crdGen.js"
+import type { GeneratedFile } from "../api/crdGen.js"
+
+// The generator (every schema, and yaml) is loaded only when this command runs, not by `run`.
+const generator = Effect.promise(() => import("../api/crdGen.js"))
 
 export interface Drift {
   readonly path: string
@@ -30,6 +34,7 @@ export const findDrift = (root: string) =>
   Effect.gen(function* () {
     const fs = yield* FileSystem.FileSystem
     const path = yield* Path.Path
+    const { generateAll, generatedDirs } = yield* generator
     const files = yield* generateAll
     const expected = new Set(files.map((f) => f.path))
     const drifts: Array<Drift> = []
@@ -63,6 +68,7 @@ export const writeGenerated = (root: string) =>
   Effect.gen(function* () {
     const fs = yield* FileSystem.FileSystem
     const path = yield* Path.Path
+    const { generateAll, generatedDirs } = yield* generator
     const files = yield* generateAll
     for (const file of files) yield* writeFile(root, file)
     const expected = new Set(files.map((f) => f.path))

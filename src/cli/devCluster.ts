@@ -5,13 +5,15 @@
  */
 import { Command } from "@effect/cli"
 import { Console, Effect } from "effect"
-import { Persistent } from "../devcluster/index.js"
+
+// The dev cluster (and the kubeconfig library it uses) is loaded only when this command runs.
+const persistent = Effect.promise(() => import("../devcluster/index.js")).pipe(Effect.map((m) => m.Persistent))
 
 const exportLine = (kubeconfigPath: string) => `export KUBECONFIG=${kubeconfigPath}`
 
 const up = Command.make("up", {}, () =>
   Effect.gen(function* () {
-    const { info, alreadyRunning, crds } = yield* Persistent.up
+    const { info, alreadyRunning, crds } = yield* (yield* persistent).up
     yield* Console.log(
       [
         alreadyRunning ? "dev cluster already running" : `dev cluster started: Kubernetes ${info.k8sVersion}, etcd ${info.etcdVersion}`,
@@ -27,13 +29,13 @@ const up = Command.make("up", {}, () =>
 
 const down = Command.make("down", {}, () =>
   Effect.gen(function* () {
-    const info = yield* Persistent.down
+    const info = yield* (yield* persistent).down
     yield* Console.log(`dev cluster at ${info.server} stopped`)
   })
 ).pipe(Command.withDescription("Stop the local dev cluster and remove its data."))
 
 const env = Command.make("env", {}, () =>
-  Effect.flatMap(Persistent.running, (info) => Console.log(exportLine(info.kubeconfigPath)))
+  Effect.flatMap(Effect.flatMap(persistent, (p) => p.running), (info) => Console.log(exportLine(info.kubeconfigPath)))
 ).pipe(Command.withDescription("Print `export KUBECONFIG=...` for the running dev cluster (use with eval)."))
 
 export const devClusterCommand = Command.make("dev-cluster").pipe(

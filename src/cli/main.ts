@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 /** The `vworkspace-operator` binary: one root command with subcommands. */
 import { Command } from "@effect/cli"
-import { NodeContext, NodeRuntime } from "@effect/platform-node"
+// Subpath imports: the package's index loads its HTTP server and more (about 30 MiB).
+import * as NodeContext from "@effect/platform-node/NodeContext"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Effect } from "effect"
 import { crdsCommand } from "./crds.js"
 import { devClusterCommand } from "./devCluster.js"

@@ -11,7 +11,9 @@ import {
   type WatchEvent,
   type WatchOptions
 } from "./KubeApi.js"
-import { type KubeConfigError, loadDefaultKubeConfig, loadKubeConfigFile } from "./kubeConfig.js"
+import type { ClusterConnection } from "./connection.js"
+import { type InClusterPaths, inClusterConnection } from "./inCluster.js"
+import { defaultConnection, type KubeConfigError, kubeConfigConnection, loadKubeConfigFile } from "./kubeConfig.js"
 import { ObjectMeta } from "../api/meta.js"
 import { apiVersionOf, type KubeObject, type ResourceType } from "./object.js"
 import { collectionPath, objectPath, queryString } from "./paths.js"
@@ -105,13 +107,13 @@ const patchContentType: Record<PatchType, string> = {
 const header = (value: string | ReadonlyArray<string> | undefined): string | undefined =>
   typeof value === "string" ? value : value?.[0]
 
-/** Builds the service over a transport for the kubeconfig's current cluster. */
+/** Builds the service over a transport for one cluster. */
 export const makeKubeApi = (
-  kubeConfig: KubeConfig,
+  connection: ClusterConnection,
   options: KubeApiLiveOptions = {}
-): Effect.Effect<KubeApiService, KubeConfigError, Scope.Scope> =>
+): Effect.Effect<KubeApiService, never, Scope.Scope> =>
   Effect.gen(function* () {
-    const transport = yield* makeHttpTransport(kubeConfig)
+    const transport = yield* makeHttpTransport(connection)
     const timeout = options.requestTimeout ?? DEFAULT_REQUEST_TIMEOUT
 
     /** The 2xx body as JSON, or the typed error of a non-2xx answer. */
@@ -273,17 +275,22 @@ export const makeKubeApi = (
     }
   })
 
+const over = (
+  connection: Effect.Effect<ClusterConnection, KubeConfigError>,
+  options?: KubeApiLiveOptions
+): Layer.Layer<KubeApi, KubeConfigError> => Layer.scoped(KubeApi, Effect.flatMap(connection, (c) => makeKubeApi(c, options)))
+
 /** Layers of the live `KubeApi`. */
 export const KubeApiLive = {
   /** Over an already loaded kubeconfig. */
   layer: (kubeConfig: KubeConfig, options?: KubeApiLiveOptions): Layer.Layer<KubeApi, KubeConfigError> =>
-    Layer.scoped(KubeApi, makeKubeApi(kubeConfig, options)),
+    over(kubeConfigConnection(kubeConfig), options),
   /** Over a kubeconfig file (its current context). */
   fromKubeconfigFile: (path: string, options?: KubeApiLiveOptions): Layer.Layer<KubeApi, KubeConfigError> =>
-    Layer.scoped(KubeApi, Effect.flatMap(loadKubeConfigFile(path), (kc) => makeKubeApi(kc, options))),
+    over(Effect.flatMap(loadKubeConfigFile(path), kubeConfigConnection), options),
+  /** A Pod's service account (token re-read when it rotates); `paths` default to the standard mount. */
+  inCluster: (paths?: InClusterPaths, options?: KubeApiLiveOptions): Layer.Layer<KubeApi, KubeConfigError> =>
+    over(inClusterConnection(paths), options),
   /** `$KUBECONFIG`, `~/.kube/config`, or the in-cluster service account. */
-  fromDefault: Layer.scoped(
-    KubeApi,
-    Effect.flatMap(loadDefaultKubeConfig, (kc) => makeKubeApi(kc))
-  ) satisfies Layer.Layer<KubeApi, KubeConfigError>
+  fromDefault: over(defaultConnection) satisfies Layer.Layer<KubeApi, KubeConfigError>
 }

@@ -30,6 +30,12 @@ export const stripManagedFields = (object: KubeObject): KubeObject => {
   return { ...object, metadata }
 }
 
+/**
+ * What a cache keeps of each object (applied after `managedFields` are dropped). It must keep the
+ * identity (`metadata.name`, `namespace`, `uid`, `resourceVersion`) and whatever readers read.
+ */
+export type CacheTransform = (object: KubeObject) => KubeObject
+
 /** A multimap from index value to object keys. */
 class Index {
   private readonly entries = new Map<string, Set<string>>()
@@ -69,6 +75,13 @@ export class ObjectCache {
   private readonly byOwnerUid = new Index()
   private readonly byLabelPair = new Index()
 
+  constructor(private readonly transform?: CacheTransform) {}
+
+  private kept(incoming: KubeObject): KubeObject {
+    const object = stripManagedFields(incoming)
+    return this.transform === undefined ? object : this.transform(object)
+  }
+
   get size(): number {
     return this.objects.size
   }
@@ -91,7 +104,7 @@ export class ObjectCache {
 
   /** Stores the object; the change, or undefined when this exact version is already cached. */
   upsert(incoming: KubeObject): CacheChange | undefined {
-    const object = stripManagedFields(incoming)
+    const object = this.kept(incoming)
     const key = objectKey(object)
     const old = this.objects.get(key)
     if (old !== undefined && old.metadata.resourceVersion === object.metadata.resourceVersion) return undefined
@@ -103,7 +116,7 @@ export class ObjectCache {
 
   /** Forgets the object; the change carries the deleted state as the watch reported it. */
   remove(incoming: KubeObject): CacheChange {
-    const object = stripManagedFields(incoming)
+    const object = this.kept(incoming)
     const key = objectKey(object)
     const old = this.objects.get(key)
     if (old !== undefined) {

@@ -1,5 +1,6 @@
-import { Clock, Deferred, Duration, Effect, Either, PubSub, Queue, Schedule, type Scope, Stream } from "effect"
-import { type CacheChange, type CacheReader, ObjectCache } from "./cache.js"
+import { Clock, Deferred, Duration, Effect, Either, PubSub, Queue, Schedule, type Scope, Stream, SubscriptionRef } from "effect"
+import { crdName, KindState, missingMessage } from "./availability.js"
+import { type CacheChange, type CacheReader, ObjectCache, type CacheTransform } from "./cache.js"
 import type { KubeError } from "./errors.js"
 import { KubeApi, type ListResult, type WatchEvent } from "./KubeApi.js"
 import type { KubeObject, ResourceType } from "./object.js"
@@ -48,14 +49,45 @@ export interface InformerOptions {
   /** Reconnect backoff: jittered exponential from `initial` to `max`. Default 0.8 s → 30 s. */
   readonly backoff?: { readonly initial?: Duration.DurationInput; readonly max?: Duration.DurationInput }
   readonly metrics?: InformerMetrics
+  /**
+   * What is kept of each object, applied before caching (like client-go's `TransformFunc`):
+   * drop what no reader needs. `managedFields` are always dropped. Absent: everything else kept.
+   */
+  readonly transform?: CacheTransform
+  /**
+   * A missing kind (CRD not installed) does not fail readiness: the feature that needs it waits.
+   * Default false: a missing kind fails `/readyz`.
+   */
+  readonly optional?: boolean
+  /**
+   * After the first list, a watch that keeps failing for this long makes the informer unhealthy
+   * (`/readyz` fails, naming the kind): its cache is going stale. Forbidden fails it at once.
+   * Default 60 s.
+   */
+  readonly blindAfter?: Duration.DurationInput
+}
+
+/** Why an informer is not healthy, as `/readyz` says it. */
+export interface InformerProblem {
+  readonly failed: string
 }
 
 export interface Informer {
   readonly resource: ResourceType
   readonly cache: CacheReader
-  /** Completes once the first full list is in the cache. */
+  /**
+   * Completes once the first full list is in the cache, or once the kind was found missing (its
+   * cache then is rightly empty; it fills by itself when the CRD is installed).
+   */
   readonly synced: Effect.Effect<void>
   readonly hasSynced: Effect.Effect<boolean>
+  /** Whether the API server serves the kind; `changes` wakes whoever waits for it. */
+  readonly availability: SubscriptionRef.SubscriptionRef<KindState>
+  /**
+   * For `/readyz`: true when synced and watching (or an optional kind is missing); otherwise why
+   * not: not synced yet, a required kind missing, or a watch that is forbidden or keeps failing.
+   */
+  readonly health: Effect.Effect<true | InformerProblem>
   /**
    * Delivers every change to `handler`, in order, on a fiber of the caller's scope. It starts
    * with an `added` event for each object already cached, so a late subscriber misses nothing.
@@ -86,8 +118,13 @@ export const makeInformer = (
     const api = yield* KubeApi
     const name = resourceName(resource)
     const metrics = options.metrics ?? noopInformerMetrics
-    const cache = new ObjectCache()
+    const cache = new ObjectCache(options.transform)
     const synced = yield* Deferred.make<void>()
+    const availability = yield* SubscriptionRef.make(KindState.unknown)
+    const blindAfter = Duration.toMillis(options.blindAfter ?? Duration.seconds(60))
+    // Since when list or watch has been failing after the first list, and why; reset by a healthy watch.
+    let trouble: { readonly since: number; readonly reason: string; readonly forbidden: boolean } | undefined
+    let blindLogged = false
     const changes = yield* PubSub.unbounded<InformerEvent>()
     // Held while the cache changes and its changes are published, and while a subscriber takes
     // its snapshot: every subscriber sees each change exactly once, after its snapshot.
@@ -146,6 +183,7 @@ export const makeInformer = (
       const listed = yield* listAll
       yield* lock.withPermits(1)(Effect.suspend(() => publish(cache.replace(listed.items))))
       if (yield* Deferred.isDone(synced)) metrics.relisted(name)
+      yield* SubscriptionRef.set(availability, KindState.available)
       yield* Deferred.succeed(synced, undefined)
       yield* Effect.sync(() => metrics.cacheSize(name, cache.size))
       return listed.resourceVersion
@@ -192,6 +230,45 @@ export const makeInformer = (
     // The schedule never ends, so `next` only ever sleeps.
     const waitBackoff = backoff.next(undefined).pipe(Effect.ignore)
 
+    /** A 404 on the list: the kind is not served. The cache empties, as the kind's objects are gone. */
+    const markMissing = Effect.gen(function* () {
+      yield* lock.withPermits(1)(Effect.suspend(() => publish(cache.replace([]))))
+      yield* SubscriptionRef.set(availability, KindState.missing(resource))
+      yield* Deferred.succeed(synced, undefined)
+      trouble = undefined
+    })
+
+    const noteTrouble = (error: KubeError) =>
+      Effect.gen(function* () {
+        if (!(yield* Deferred.isDone(synced))) return
+        const now = yield* Clock.currentTimeMillis
+        const forbidden = error._tag === "Forbidden"
+        trouble = {
+          since: trouble?.since ?? now,
+          reason: `${error._tag}: ${error.message}`,
+          forbidden: forbidden || (trouble?.forbidden ?? false)
+        }
+        if (!blindLogged && (forbidden || now - trouble.since >= blindAfter)) {
+          blindLogged = true
+          yield* Effect.logError(
+            `informer ${name}: cannot watch ${resource.kind} (${trouble.reason}); its cache is going stale and /readyz fails until the watch works again`
+          )
+        }
+      })
+
+    const health: Informer["health"] = Effect.gen(function* () {
+      const state = yield* SubscriptionRef.get(availability)
+      if (state._tag === "Missing") return options.optional === true ? true : { failed: state.message }
+      if (state._tag === "Unknown") return { failed: "not synced yet" }
+      const t = trouble
+      if (t === undefined) return true
+      const failingFor = (yield* Clock.currentTimeMillis) - t.since
+      if (t.forbidden || failingFor >= blindAfter) {
+        return { failed: `watch failing for ${Duration.format(Duration.millis(failingFor))}: ${t.reason}` }
+      }
+      return true
+    })
+
     const run = Effect.gen(function* () {
       // undefined: the next step is a full list.
       let resourceVersion: string | undefined = undefined
@@ -200,7 +277,17 @@ export const makeInformer = (
         if (resourceVersion === undefined) {
           const listed = yield* Effect.either(relist)
           if (Either.isLeft(listed)) {
-            yield* Effect.logWarning(`informer ${name}: list failed: ${listed.left.message}`)
+            const error = listed.left
+            if (error._tag === "NotFound") {
+              const wasMissing = (yield* SubscriptionRef.get(availability))._tag === "Missing"
+              if (!wasMissing) yield* markMissing
+              yield* Effect.logWarning(
+                `informer ${name}: ${missingMessage(resource)}; waiting for it (checking again with backoff)`
+              ).pipe(Effect.annotateLogs({ crd: crdName(resource), optional: options.optional === true }))
+            } else {
+              yield* noteTrouble(error)
+              yield* Effect.logWarning(`informer ${name}: list failed: ${error.message}`)
+            }
             yield* waitBackoff
             continue
           }
@@ -213,12 +300,20 @@ export const makeInformer = (
         const healthy =
           outcome.events > 0 ||
           (outcome._tag === "Ended" && Duration.greaterThanOrEqualTo(outcome.elapsed, HEALTHY_CLEAN_END))
+        if (healthy) {
+          trouble = undefined
+          blindLogged = false
+        }
         if (outcome._tag === "Failed") {
-          if (outcome.error._tag === "Gone") {
+          if (outcome.error._tag === "NotFound") {
+            // The CRD was deleted while watched: the next list finds out.
+            resourceVersion = undefined
+          } else if (outcome.error._tag === "Gone") {
             metrics.gone(name)
             resourceVersion = undefined
             yield* Effect.logInfo(`informer ${name}: ${outcome.error.message}; relisting`)
           } else {
+            if (!healthy) yield* noteTrouble(outcome.error)
             yield* Effect.logWarning(`informer ${name}: watch failed (${outcome.error._tag}): ${outcome.error.message}`)
           }
         }
@@ -250,6 +345,8 @@ export const makeInformer = (
       cache: cache.reader,
       synced: Deferred.await(synced),
       hasSynced: Deferred.isDone(synced),
+      availability,
+      health,
       subscribe
     }
   })

@@ -1,16 +1,21 @@
+/**
+ * Kubeconfig files, through `@kubernetes/client-node`'s `KubeConfig` (contexts, client
+ * certificates, exec and auth-provider plugins). That package costs 40–80 MiB of memory, so it is
+ * imported here only, and only when a kubeconfig is actually loaded: the in-cluster path
+ * (`inCluster.ts`) never loads it.
+ */
 import { existsSync } from "node:fs"
+import type * as https from "node:https"
 import { homedir } from "node:os"
 import { join } from "node:path"
-import { KubeConfig } from "@kubernetes/client-node"
-import { Data, Effect } from "effect"
+import type { KubeConfig } from "@kubernetes/client-node"
+import { Effect } from "effect"
+import type { ClusterConnection } from "./connection.js"
+import { Transport } from "./errors.js"
+import { defaultInClusterPaths, inClusterAvailable, inClusterConnection } from "./inCluster.js"
+import { KubeConfigError } from "./kubeConfigError.js"
 
-/** The kubeconfig could not be found, read or used. */
-export class KubeConfigError extends Data.TaggedError("KubeConfigError")<{
-  readonly message: string
-  readonly cause?: unknown
-}> {}
-
-const SERVICE_ACCOUNT_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token"
+export { KubeConfigError } from "./kubeConfigError.js"
 
 const describe = (e: unknown): string => (e instanceof Error ? e.message : String(e))
 
@@ -32,49 +37,67 @@ export const clusterServer = (kc: KubeConfig, source = "kubeconfig"): Effect.Eff
   return Effect.succeed(url)
 }
 
-const validated = (kc: KubeConfig, source: string): Effect.Effect<KubeConfig, KubeConfigError> =>
-  Effect.as(clusterServer(kc, source), kc)
+/** A fresh, empty `KubeConfig`: the one place that loads the package. */
+const newKubeConfig = (source: string): Effect.Effect<KubeConfig, KubeConfigError> =>
+  Effect.tryPromise({
+    try: async () => new (await import("@kubernetes/client-node")).KubeConfig(),
+    catch: (e) => new KubeConfigError({ message: `cannot load ${source}: ${describe(e)}`, cause: e })
+  })
+
+const loadWith = (source: string, load: (kc: KubeConfig) => void): Effect.Effect<KubeConfig, KubeConfigError> =>
+  Effect.flatMap(newKubeConfig(source), (kc) =>
+    Effect.try({
+      try: () => {
+        load(kc)
+        return kc
+      },
+      catch: (e) => new KubeConfigError({ message: `cannot load ${source}: ${describe(e)}`, cause: e })
+    })
+  ).pipe(Effect.tap((kc) => clusterServer(kc, source)))
 
 /** Loads a kubeconfig file (its current context). */
 export const loadKubeConfigFile = (path: string): Effect.Effect<KubeConfig, KubeConfigError> =>
-  Effect.try({
-    try: () => {
-      const kc = new KubeConfig()
-      kc.loadFromFile(path)
-      return kc
-    },
-    catch: (e) => new KubeConfigError({ message: `cannot load kubeconfig ${path}: ${describe(e)}`, cause: e })
-  }).pipe(Effect.flatMap((kc) => validated(kc, path)))
+  loadWith(`kubeconfig ${path}`, (kc) => kc.loadFromFile(path))
 
 /**
- * The usual lookup: `$KUBECONFIG`, then `~/.kube/config`, then the in-cluster service account.
- * Unlike `KubeConfig.loadFromDefault`, finding nothing is an error instead of a silent
- * `http://localhost:8080`.
+ * A connection through a loaded kubeconfig. Its auth (tokens, client certificates, exec and
+ * auth-provider plugins) is applied per request, because plugin credentials expire.
  */
-export const loadDefaultKubeConfig: Effect.Effect<KubeConfig, KubeConfigError> = Effect.suspend(() => {
+export const kubeConfigConnection = (kubeConfig: KubeConfig): Effect.Effect<ClusterConnection, KubeConfigError> =>
+  Effect.map(clusterServer(kubeConfig), (server) => ({
+    server,
+    // A proxy from the kubeconfig needs the kubeconfig's own (proxy) agent.
+    ownAgent: Boolean(kubeConfig.getCurrentCluster()?.proxyUrl),
+    requestOptions: Effect.tryPromise({
+      try: async () => {
+        const opts: https.RequestOptions = {}
+        await kubeConfig.applyToHTTPSOptions(opts)
+        return opts
+      },
+      catch: (e) => new Transport({ message: `cannot obtain credentials from the kubeconfig: ${describe(e)}`, cause: e })
+    })
+  }))
+
+/**
+ * The usual lookup: `$KUBECONFIG`, then `~/.kube/config`, then the in-cluster service account
+ * (without client-node). Unlike `KubeConfig.loadFromDefault`, finding nothing is an error instead
+ * of a silent `http://localhost:8080`.
+ */
+export const defaultConnection: Effect.Effect<ClusterConnection, KubeConfigError> = Effect.suspend(() => {
   const envPath = process.env["KUBECONFIG"]
-  const homeConfig = join(homedir(), ".kube", "config")
-  const source =
-    envPath !== undefined && envPath !== ""
-      ? "$KUBECONFIG"
-      : existsSync(homeConfig)
-        ? homeConfig
-        : existsSync(SERVICE_ACCOUNT_TOKEN)
-          ? "in-cluster service account"
-          : undefined
-  if (source === undefined) {
-    return Effect.fail(
-      new KubeConfigError({
-        message: "no Kubernetes credentials found: set KUBECONFIG, create ~/.kube/config, or run in a pod"
-      })
+  if (envPath !== undefined && envPath !== "") {
+    // client-node merges a path list the way kubectl does.
+    return Effect.flatMap(
+      loadWith("$KUBECONFIG", (kc) => kc.loadFromDefault()),
+      kubeConfigConnection
     )
   }
-  return Effect.try({
-    try: () => {
-      const kc = new KubeConfig()
-      kc.loadFromDefault()
-      return kc
-    },
-    catch: (e) => new KubeConfigError({ message: `cannot load ${source}: ${describe(e)}`, cause: e })
-  }).pipe(Effect.flatMap((kc) => validated(kc, source)))
+  const homeConfig = join(homedir(), ".kube", "config")
+  if (existsSync(homeConfig)) return Effect.flatMap(loadKubeConfigFile(homeConfig), kubeConfigConnection)
+  if (inClusterAvailable(defaultInClusterPaths)) return inClusterConnection(defaultInClusterPaths)
+  return Effect.fail(
+    new KubeConfigError({
+      message: "no Kubernetes credentials found: set KUBECONFIG, create ~/.kube/config, or run in a pod"
+    })
+  )
 })

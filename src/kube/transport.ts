@@ -1,14 +1,12 @@
 /**
- * The node:http(s) edge of the Kubernetes client: the only place that touches sockets, callbacks
- * and the kubeconfig's promise-based auth. Everything above it sees Effects and typed errors.
+ * The node:http(s) edge of the Kubernetes client: the only place that touches sockets and
+ * callbacks. Everything above it sees Effects and typed errors.
  */
 import * as http from "node:http"
 import * as https from "node:https"
-import type { KubeConfig } from "@kubernetes/client-node"
-import { NodeStream } from "@effect/platform-node"
 import { Deferred, Duration, Effect, FiberId, type Scope, Stream } from "effect"
+import type { ClusterConnection } from "./connection.js"
 import { Timeout, Transport } from "./errors.js"
-import { clusterServer, type KubeConfigError } from "./kubeConfig.js"
 
 export type HttpMethod = "GET" | "POST" | "PATCH" | "DELETE"
 
@@ -49,15 +47,13 @@ const describe = (e: unknown): string => (e instanceof Error ? e.message : Strin
 const transportError = (what: string) => (cause: unknown) => new Transport({ message: `${what}: ${describe(cause)}`, cause })
 
 /**
- * A transport for the kubeconfig's current cluster. Auth is applied per request, because exec
- * plugins and projected service-account tokens rotate. Connections are pooled by a keep-alive
- * agent that lives as long as the scope.
+ * A transport for one cluster. Auth is applied per request, because exec plugins and projected
+ * service-account tokens rotate. Connections are pooled by a keep-alive agent that lives as long
+ * as the scope.
  */
-export const makeHttpTransport = (
-  kubeConfig: KubeConfig
-): Effect.Effect<HttpTransport, KubeConfigError, Scope.Scope> =>
+export const makeHttpTransport = (connection: ClusterConnection): Effect.Effect<HttpTransport, never, Scope.Scope> =>
   Effect.gen(function* () {
-    const server = yield* clusterServer(kubeConfig)
+    const server = connection.server
     const secure = server.protocol === "https:"
     // A server URL may carry a path prefix (e.g. behind a proxy); requests go below it.
     const basePath = server.pathname.replace(/\/+$/, "")
@@ -67,21 +63,11 @@ export const makeHttpTransport = (
       ),
       (a) => Effect.sync(() => a.destroy())
     )
-    // A proxy from the kubeconfig needs the kubeconfig's own (proxy) agent.
-    const useOwnAgent = !kubeConfig.getCurrentCluster()?.proxyUrl
-
     const requestOptions = (req: HttpRequest, payload: string | undefined) =>
-      Effect.tryPromise({
-        try: async () => {
-          const opts: https.RequestOptions = {}
-          await kubeConfig.applyToHTTPSOptions(opts)
-          return opts
-        },
-        catch: transportError("cannot obtain credentials from the kubeconfig")
-      }).pipe(
+      connection.requestOptions.pipe(
         Effect.map((opts): https.RequestOptions => ({
           ...opts,
-          ...(useOwnAgent ? { agent } : {}),
+          ...(connection.ownAgent ? {} : { agent }),
           method: req.method,
           headers: {
             ...(opts.headers ?? {}),
@@ -169,7 +155,7 @@ export const makeHttpTransport = (
         return {
           status: res.statusCode ?? 0,
           headers: res.headers,
-          body: NodeStream.fromReadable<Transport, Uint8Array>(() => res, fail)
+          body: bodyStream(res, fail)
         }
       }).pipe(
         Effect.timeoutFail({
@@ -182,6 +168,17 @@ export const makeHttpTransport = (
       )
 
     return { request, stream }
+  })
+
+/** A response body as a stream, paused while the consumer is behind (backpressure). */
+const bodyStream = (res: http.IncomingMessage, fail: (e: unknown) => Transport): Stream.Stream<Uint8Array, Transport> =>
+  Stream.async<Uint8Array, Transport>((emit) => {
+    res.on("data", (chunk: Buffer) => {
+      res.pause()
+      void emit.single(chunk).then(() => res.resume())
+    })
+    res.once("end", () => void emit.end())
+    res.once("error", (e) => void emit.fail(fail(e)))
   })
 
 /** Reads a streamed body to text (for error answers of streaming requests). */

@@ -13,6 +13,7 @@ import type { Condition } from "../api/meta.js"
 import { Finalizers, Labels } from "../api/wellKnown.js"
 import { OperatorConfig } from "../config.js"
 import { desiredRelease, isSuspended, sourceName } from "../helm/desiredRelease.js"
+import { missingFlux } from "../helm/fluxDependencies.js"
 import { releaseHealth } from "../helm/fluxStatus.js"
 import { isTransient } from "../kube/errors.js"
 import { KubeApi } from "../kube/KubeApi.js"
@@ -106,8 +107,13 @@ const reconcileLive = (ai: AI) =>
       ])
       return done
     }
+    const noFlux = yield* missingFlux(sourceTypeOf(ai))
+    if (noFlux !== undefined) return yield* blocked(R.MissingDependencies, noFlux)
     return yield* reconcileManaged(ai, cond)
   })
+
+const sourceTypeOf = (ai: AI): ResourceType =>
+  ai.spec?.chart?.sourceType === "oci" ? Resources.OCIRepository : Resources.HelmRepository
 
 const reconcileManaged = (
   ai: AI,
@@ -121,7 +127,7 @@ const reconcileManaged = (
     const release = spec.release!
     const namespace = ai.metadata.namespace ?? ""
     const desired = desiredRelease(ai)
-    const sourceType = chart.sourceType === "oci" ? Resources.OCIRepository : Resources.HelmRepository
+    const sourceType = sourceTypeOf(ai)
     const baseStatus = {
       observedGeneration: ai.metadata.generation,
       helmReleaseRef: { name: release.name, namespace },

@@ -1,14 +1,11 @@
 import { createServer } from "node:http"
-import { HttpRouter, HttpServerResponse } from "@effect/platform"
-import type { ServeError } from "@effect/platform/HttpServerError"
-import { NodeHttpServer } from "@effect/platform-node"
-import { Data, Duration, Effect, type Scope } from "effect"
+import { Data, Duration, Effect, Runtime, type Scope } from "effect"
 import { Metrics } from "../observability/metrics.js"
 
 /** A named probe check: succeeds with true when healthy. */
 export interface HealthCheck {
   readonly name: string
-  readonly check: Effect.Effect<boolean>
+  readonly check: Effect.Effect<boolean | HealthProblem>
 }
 
 export interface BindAddress {
@@ -46,46 +43,85 @@ export interface HealthServer {
   readonly port: number
 }
 
+/** A check that failed says why, when it can (`[-]name failed: why`). */
+export interface HealthProblem {
+  readonly failed: string
+}
+
 const probe = (checks: ReadonlyArray<HealthCheck>, timeout: Duration.Duration) =>
   Effect.gen(function* () {
     const results = yield* Effect.forEach(
       checks,
       (c) =>
         c.check.pipe(
-          Effect.timeoutTo({ duration: timeout, onSuccess: (ok) => ok, onTimeout: () => false }),
-          Effect.map((ok) => ({ name: c.name, ok }))
+          Effect.timeoutTo({
+            duration: timeout,
+            onSuccess: (r): boolean | HealthProblem => r,
+            onTimeout: () => ({ failed: `no answer within ${Duration.format(timeout)}` })
+          }),
+          Effect.map((r) => ({ name: c.name, ok: r === true, why: typeof r === "object" ? r.failed : undefined }))
         ),
       { concurrency: "unbounded" }
     )
     const ok = results.every((r) => r.ok)
     // Like Kubernetes' own probes: `ok`, or one line per check when something fails.
-    const body = ok ? "ok\n" : results.map((r) => (r.ok ? `[+]${r.name} ok` : `[-]${r.name} failed`)).join("\n") + "\n"
-    return HttpServerResponse.text(body, { status: ok ? 200 : 503 })
+    const body = ok
+      ? "ok\n"
+      : results.map((r) => (r.ok ? `[+]${r.name} ok` : `[-]${r.name} failed${r.why ? `: ${r.why}` : ""}`)).join("\n") + "\n"
+    return { status: ok ? 200 : 503, contentType: "text/plain; charset=utf-8", body }
   })
+
+/** The probe server could not listen. */
+export class HealthServerError extends Data.TaggedError("HealthServerError")<{
+  readonly message: string
+  readonly cause?: unknown
+}> {}
+
+interface Answer {
+  readonly status: number
+  readonly contentType: string
+  readonly body: string
+}
 
 /**
  * The probe server: `/healthz`, `/readyz` and `/metrics` (the Metrics registry) on one port.
- * It listens until the scope closes.
+ * It listens until the scope closes. Plain node:http: an HTTP framework would cost more memory
+ * than the three routes are worth.
  */
-export const serve = (options: HealthServerOptions): Effect.Effect<HealthServer, ServeError, Metrics | Scope.Scope> =>
+export const serve = (options: HealthServerOptions): Effect.Effect<HealthServer, HealthServerError, Metrics | Scope.Scope> =>
   Effect.gen(function* () {
     const metrics = yield* Metrics
     const timeout = Duration.decode(options.checkTimeout ?? "5 seconds")
-    const router = HttpRouter.empty.pipe(
-      HttpRouter.get("/healthz", probe(options.healthz, timeout)),
-      HttpRouter.get("/readyz", probe(options.readyz, timeout)),
-      HttpRouter.get(
-        "/metrics",
-        Effect.map(metrics.render, (body) => HttpServerResponse.text(body, { contentType: metrics.contentType }))
+    const routes: Record<string, Effect.Effect<Answer>> = {
+      "/healthz": probe(options.healthz, timeout),
+      "/readyz": probe(options.readyz, timeout),
+      "/metrics": Effect.map(metrics.render, (body) => ({ status: 200, contentType: metrics.contentType, body }))
+    }
+    const runtime = yield* Effect.runtime<never>()
+    const server = createServer((req, res) => {
+      const path = (req.url ?? "/").split("?")[0] ?? "/"
+      const route = req.method === "GET" || req.method === "HEAD" ? routes[path] : undefined
+      const answer = route ?? Effect.succeed({ status: 404, contentType: "text/plain; charset=utf-8", body: "not found\n" })
+      Runtime.runFork(runtime)(
+        Effect.map(answer, (a) => {
+          res.writeHead(a.status, { "Content-Type": a.contentType, "Content-Length": Buffer.byteLength(a.body) })
+          res.end(req.method === "HEAD" ? undefined : a.body)
+        })
       )
-    )
-    const server = yield* NodeHttpServer.make(() => createServer(), {
-      port: options.address.port,
-      ...(options.address.host === undefined ? {} : { host: options.address.host })
     })
-    yield* server.serve(router)
-    const address = server.address
-    return address._tag === "TcpAddress"
-      ? { host: address.hostname, port: address.port }
-      : { host: address.path, port: 0 }
+    yield* Effect.acquireRelease(
+      Effect.async<void, HealthServerError>((resume) => {
+        server.once("error", (e) => resume(Effect.fail(new HealthServerError({ message: `cannot listen: ${e.message}`, cause: e }))))
+        server.listen(options.address.port, options.address.host, () => resume(Effect.void))
+      }),
+      () =>
+        Effect.async<void>((resume) => {
+          server.close(() => resume(Effect.void))
+          server.closeAllConnections()
+        })
+    )
+    const address = server.address()
+    return address !== null && typeof address === "object"
+      ? { host: address.address, port: address.port }
+      : { host: String(address), port: 0 }
   })

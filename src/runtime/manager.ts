@@ -1,4 +1,3 @@
-import type { ServeError } from "@effect/platform/HttpServerError"
 import { Cause, Data, Deferred, Duration, Effect, type Scope } from "effect"
 import type { KubeApi } from "../kube/KubeApi.js"
 import type { ResourceType } from "../kube/object.js"
@@ -18,6 +17,8 @@ export interface SyncedCache {
   /** Completes once the first list is in the cache. */
   readonly synced: Effect.Effect<void>
   readonly hasSynced: Effect.Effect<boolean>
+  /** For `/readyz`, when the cache can say more than whether it synced (a blind watch, a missing kind). */
+  readonly health?: Effect.Effect<boolean | Health.HealthProblem>
 }
 
 export interface ManagerOptions<R> {
@@ -46,7 +47,7 @@ export class LeadershipLost extends Data.TaggedError("LeadershipLost")<{ readonl
 
 export class CacheSyncTimeout extends Data.TaggedError("CacheSyncTimeout")<{ readonly message: string }> {}
 
-export type ManagerError = LeadershipLost | CacheSyncTimeout | ServeError | InvalidLeaderElectionConfig
+export type ManagerError = LeadershipLost | CacheSyncTimeout | Health.HealthServerError | InvalidLeaderElectionConfig
 
 export interface RunningManager {
   readonly health: Health.HealthServer
@@ -66,7 +67,7 @@ const cacheName = (c: SyncedCache): string =>
  */
 export const start = <R>(
   options: ManagerOptions<R>
-): Effect.Effect<RunningManager, ServeError | InvalidLeaderElectionConfig, R | KubeApi | Metrics | Scope.Scope> =>
+): Effect.Effect<RunningManager, Health.HealthServerError | InvalidLeaderElectionConfig, R | KubeApi | Metrics | Scope.Scope> =>
   Effect.gen(function* () {
     const elector = options.leaderElection
       ? yield* LeaderElection.make(options.leaderElection)
@@ -76,7 +77,7 @@ export const start = <R>(
       address: options.healthProbe,
       healthz: [{ name: "leader-election", check: elector.healthy }, ...(options.healthzChecks ?? [])],
       readyz: [
-        ...options.caches.map((c) => ({ name: `cache-sync/${cacheName(c)}`, check: c.hasSynced })),
+        ...options.caches.map((c) => ({ name: `cache-sync/${cacheName(c)}`, check: c.health ?? c.hasSynced })),
         { name: "leader-election", check: elector.ready },
         ...(options.readyzChecks ?? [])
       ]

@@ -69,22 +69,60 @@ export const ownerKeyFromLabel =
     return name ? [keyIn(object.metadata.namespace, name)] : []
   }
 
+/** Decides whether an event wakes anything (like controller-runtime's predicates). */
+export type EventFilter = (event: ObjectEvent) => Effect.Effect<boolean>
+
+const sameStrings = (a: ReadonlyArray<string> | undefined, b: ReadonlyArray<string> | undefined): boolean =>
+  (a ?? []).length === (b ?? []).length && (a ?? []).every((x, i) => x === (b ?? [])[i])
+
+const sameStringMap = (
+  a: Readonly<Record<string, string>> | undefined,
+  b: Readonly<Record<string, string>> | undefined
+): boolean => {
+  const ka = Object.keys(a ?? {})
+  return ka.length === Object.keys(b ?? {}).length && ka.every((k) => a?.[k] === b?.[k])
+}
+
+/**
+ * True for an update that changed neither the spec (generation) nor the metadata a reconciler
+ * acts on: a status write, our own included. Additions and deletions are never status-only.
+ */
+export const isStatusOnlyUpdate = (event: ObjectEvent): boolean => {
+  if (event.type !== "updated" || event.old === undefined) return false
+  const now = event.object.metadata
+  const before = event.old.metadata
+  return (
+    now.generation === before.generation &&
+    now.deletionTimestamp === before.deletionTimestamp &&
+    sameStrings(now.finalizers, before.finalizers) &&
+    sameStringMap(now.labels, before.labels) &&
+    sameStringMap(now.annotations, before.annotations)
+  )
+}
+
+/** For the primary kind: status-only updates wake nothing (so our status writes do not). */
+export const specOrMetadataChanged = (event: ObjectEvent): boolean => !isStatusOnlyUpdate(event)
+
 /**
  * Keys from informer events. An update wakes the owners of both the old and the new object, so
- * a child that moves from one owner to another wakes both.
+ * a child that moves from one owner to another wakes both. Events `filter` rejects wake nothing.
  */
 export const keysFromEvents = <E, R>(
   events: Stream.Stream<ObjectEvent, E, R>,
-  map: KeyMapper = ownKey
+  map: KeyMapper = ownKey,
+  filter?: EventFilter
 ): Stream.Stream<string, E, R> =>
-  Stream.mapConcat(events, (event) => {
-    const keys = map(event.object)
-    if (event.old === undefined) return keys
-    return [...new Set([...keys, ...map(event.old)])]
-  })
+  (filter === undefined ? events : Stream.filterEffect(events, filter)).pipe(
+    Stream.mapConcat((event) => {
+      const keys = map(event.object)
+      if (event.old === undefined) return keys
+      return [...new Set([...keys, ...map(event.old)])]
+    })
+  )
 
 /**
  * The keys an informer's events wake: its own objects' keys by default (the primary kind), or
  * their owners' keys with `ownerKeyFromRefs` / `ownerKeyFromLabel` (owned kinds).
  */
-export const keysOf = (informer: Subscribable, map: KeyMapper = ownKey): KeySource => keysFromEvents(eventsOf(informer), map)
+export const keysOf = (informer: Subscribable, map: KeyMapper = ownKey, filter?: EventFilter): KeySource =>
+  keysFromEvents(eventsOf(informer), map, filter)

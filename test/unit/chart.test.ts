@@ -178,7 +178,10 @@ describe("rendered with default values", () => {
 
   it("gives the pod its namespace, probes on the health port, and a locked-down security context", () => {
     const c = manager(objects)
-    expect(c["env"]).toEqual([{ name: "POD_NAMESPACE", valueFrom: { fieldRef: { fieldPath: "metadata.namespace" } } }])
+    expect(c["env"]).toEqual([
+      { name: "POD_NAMESPACE", valueFrom: { fieldRef: { fieldPath: "metadata.namespace" } } },
+      { name: "NODE_OPTIONS", value: "--max-old-space-size=192 --max-semi-space-size=8" }
+    ])
     expect(c["ports"]).toEqual([{ name: "health", containerPort: 8081, protocol: "TCP" }])
     expect(c["livenessProbe"]).toMatchObject({ httpGet: { path: "/healthz", port: "health" } })
     expect(c["readinessProbe"]).toMatchObject({ httpGet: { path: "/readyz", port: "health" } })
