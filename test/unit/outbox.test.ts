@@ -142,6 +142,12 @@ const operatorProcess = (
 const acceptedKeys = (cp: Effect.Effect.Success<typeof controlPlane>) =>
   Effect.map(Ref.get(cp.accepted), (posts) => posts.flatMap((p) => p.keys))
 
+/** TestClock steps cost real time on a loaded machine; the default 5 s is too tight for minutes of simulated time. */
+const TEST_TIMEOUT = 30_000
+
+/** The delivery tests are not about the journal: a slow journal tick keeps TestClock steps few. */
+const quietJournal = { persistInterval: Duration.minutes(10) }
+
 /** Lets forked fibers run up to the current TestClock time. */
 const settle = TestClock.adjust(Duration.zero)
 
@@ -149,7 +155,7 @@ describe("outbox delivery", () => {
   it.scoped("sends full batches of 100 at once and the remainder once its oldest event is 1 s old", () =>
     Effect.gen(function* () {
       const cp = yield* controlPlane
-      const op = yield* operatorProcess(memoryConfigMaps(), cp)
+      const op = yield* operatorProcess(memoryConfigMaps(), cp, quietJournal)
       yield* op.start()
       yield* op.sink.publish(events(250))
       yield* settle
@@ -167,12 +173,12 @@ describe("outbox delivery", () => {
       ])
       expect(yield* acceptedKeys(cp)).toEqual(events(250).map((e) => e.eventKey))
       expect(yield* op.outbox.stats).toMatchObject({ occupancy: 0, deliveredTotal: 250 })
-    }))
+    }), TEST_TIMEOUT)
 
   it.scoped("keeps events raised before registration and delivers them once credentials exist", () =>
     Effect.gen(function* () {
       const cp = yield* controlPlane
-      const op = yield* operatorProcess(memoryConfigMaps(), cp, {}, false)
+      const op = yield* operatorProcess(memoryConfigMaps(), cp, quietJournal, false)
       yield* op.sink.publish(events(5))
       yield* op.start()
       yield* TestClock.adjust(Duration.minutes(1))
@@ -181,12 +187,12 @@ describe("outbox delivery", () => {
       yield* SubscriptionRef.set(op.creds, Option.some(credentials))
       yield* settle
       expect(yield* acceptedKeys(cp)).toEqual(events(5).map((e) => e.eventKey))
-    }))
+    }), TEST_TIMEOUT)
 
   it.scoped("backs off on 5xx, never faster than once a second, honours Retry-After on 429, and records the outcome", () =>
     Effect.gen(function* () {
       const cp = yield* controlPlane
-      const op = yield* operatorProcess(memoryConfigMaps(), cp)
+      const op = yield* operatorProcess(memoryConfigMaps(), cp, quietJournal)
       yield* Ref.set(cp.script, [
         new AgentHttpError({ status: 503, code: "", message: "down" }),
         new AgentHttpError({ status: 503, code: "", message: "down" }),
@@ -200,16 +206,17 @@ describe("outbox delivery", () => {
       const times = (yield* Ref.get(cp.attempts)).map((p) => p.at)
       expect(times.length).toBe(4)
       const gaps = times.slice(1).map((t, i) => t - (times[i] ?? 0))
-      for (const gap of gaps) expect(gap).toBeGreaterThanOrEqual(1000)
-      expect(gaps[2]).toBeGreaterThanOrEqual(30_000)
+      // Delays are computed in floating point: compare whole milliseconds.
+      for (const gap of gaps) expect(Math.round(gap)).toBeGreaterThanOrEqual(1000)
+      expect(Math.round(gaps[2] ?? 0)).toBeGreaterThanOrEqual(30_000)
       expect((yield* acceptedKeys(cp)).length).toBe(100)
       expect(Option.isSome((yield* op.state.get).lastSuccessAt)).toBe(true)
-    }))
+    }), TEST_TIMEOUT)
 
   it.scoped("401: one credential reload and one more attempt, then halts as CredentialRejected until resumed", () =>
     Effect.gen(function* () {
       const cp = yield* controlPlane
-      const op = yield* operatorProcess(memoryConfigMaps(), cp)
+      const op = yield* operatorProcess(memoryConfigMaps(), cp, quietJournal)
       const unauthorized = new AgentHttpError({ status: 401, code: "Unauthorized", message: "bad token" })
       yield* Ref.set(cp.script, [unauthorized, unauthorized])
       yield* op.start()
@@ -222,12 +229,12 @@ describe("outbox delivery", () => {
       yield* op.state.resume
       yield* settle
       expect((yield* acceptedKeys(cp)).length).toBe(3)
-    }))
+    }), TEST_TIMEOUT)
 
   it.scoped("403 halts as Forbidden; a 400 is logged and counted as rejected, not retried", () =>
     Effect.gen(function* () {
       const cp = yield* controlPlane
-      const op = yield* operatorProcess(memoryConfigMaps(), cp)
+      const op = yield* operatorProcess(memoryConfigMaps(), cp, quietJournal)
       yield* Ref.set(cp.script, [
         new AgentHttpError({ status: 403, code: "Forbidden", message: "wrong cluster" }),
         new AgentHttpError({ status: 400, code: "InvalidJSON", message: "bad body" })
@@ -239,7 +246,7 @@ describe("outbox delivery", () => {
       yield* op.state.resume
       yield* settle
       expect(yield* op.outbox.stats).toMatchObject({ occupancy: 0, rejectedTotal: 2, deliveredTotal: 0 })
-    }))
+    }), TEST_TIMEOUT)
 })
 
 describe("outbox overflow", () => {
@@ -259,7 +266,7 @@ describe("outbox overflow", () => {
       expect(stats).toMatchObject({ occupancy: 0, overflow: { active: false, dropped: 0 }, droppedTotal: 15 })
       expect(stats.lastDrainedAt).toBeDefined()
       expect(yield* Stream.runHead(op.outbox.overflowChanges)).toEqual(Option.some({ active: false, dropped: 0 }))
-    }))
+    }), TEST_TIMEOUT)
 })
 
 describe("outbox sources and journal", () => {
@@ -308,7 +315,7 @@ describe("outbox sources and journal", () => {
       yield* third.start([informer])
       yield* TestClock.adjust(Duration.seconds(5))
       expect((yield* acceptedKeys(cp)).length).toBe(5)
-    }))
+    }), TEST_TIMEOUT)
 
   it.scoped("journals an audit event at the next tick, even when it is young", () =>
     Effect.gen(function* () {
@@ -319,7 +326,7 @@ describe("outbox sources and journal", () => {
       yield* op.sink.publish([event("rotated", "CredentialRotated")])
       yield* settle
       expect((yield* op.outbox.stats).journaled).toBe(1)
-    }))
+    }), TEST_TIMEOUT)
 
   it.scoped("costs a handful of writes for a 1,000-event backlog", () =>
     Effect.gen(function* () {
@@ -337,5 +344,5 @@ describe("outbox sources and journal", () => {
       expect((yield* acceptedKeys(cp)).length).toBe(1000)
       expect((yield* op.outbox.stats).journaled).toBe(0)
       expect(store.writes.count).toBeLessThanOrEqual(20)
-    }))
+    }), TEST_TIMEOUT)
 })

@@ -229,7 +229,12 @@ const runOutbox = (
       )
     )
     if (lost > 0) yield* core.dropped(lost)
-    setJournaled(buffer.size)
+    /** Events held in live segments that are not settled yet. */
+    const countJournaled = () => {
+      const settledNow = buffer.settledThrough
+      setJournaled(live.reduce((n, s) => n + s.events.filter((e) => e.seq > settledNow).length, 0))
+    }
+    countJournaled()
     yield* Effect.logInfo("outbox started").pipe(
       Effect.annotateLogs({ pending: buffer.size, segments: live.length })
     )
@@ -299,7 +304,7 @@ const runOutbox = (
           yield* deleteSegment(settings.namespace, segment.name)
           live.splice(live.indexOf(segment), 1)
         }
-        setJournaled(live.reduce((n, s) => n + s.events.filter((e) => e.seq > settledNow).length, 0))
+        countJournaled()
         yield* SubscriptionRef.update(core.overflow, (o) =>
           o.active === buffer.overflowState.active && o.dropped === buffer.overflowState.dropped ? o : buffer.overflowState
         )
