@@ -23,6 +23,7 @@
  *   oldest waiting event is at most `flushInterval` old; shared error semantics.
  * - Overflow: bounded by `capacity`; drops the oldest waiting event, counted, logged, in stats.
  */
+import { randomBytes } from "node:crypto"
 import { Clock, Context, Duration, Effect, Layer, Queue, Schedule, type Scope, type Stream, SubscriptionRef } from "effect"
 import type { AgentEvent } from "../../api/agentProtocol.js"
 import type { KubeApi } from "../../kube/KubeApi.js"
@@ -221,6 +222,7 @@ const runOutbox = (
     const lastSeq = Math.max(loaded.state?.lastSeq ?? 0, ...loaded.segments.map((s) => s.lastSeq))
     const observed = mergeWatermarks([loaded.state?.watermarks ?? {}, ...loaded.segments.map((s) => s.watermarks)])
     const live: Array<Segment> = [...loaded.segments]
+    const writer = randomBytes(3).toString("hex")
     const lost = yield* Effect.sync(() =>
       buffer.restore(
         loaded.segments.flatMap((s) => s.events.filter((e) => e.seq > settled)),
@@ -282,7 +284,7 @@ const runOutbox = (
         const fresh = buffer.unjournaled(cutoff)
         if (fresh.length > 0) {
           const last = fresh.at(-1)!.seq
-          const written = yield* writeSegments(settings.namespace, fresh, safeWatermarks(last), settings.segmentEvents)
+          const written = yield* writeSegments(settings.namespace, writer, fresh, safeWatermarks(last), settings.segmentEvents)
           buffer.markJournaled(last)
           live.push(...written)
         }
