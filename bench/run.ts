@@ -14,6 +14,7 @@ import { memoryBench } from "./memory.js"
 import { type BenchName, type BenchOptions, parseOptions, usage } from "./options.js"
 import { BenchError } from "./probe.js"
 import { loadAverage, now, printTable, progress, seconds } from "./report.js"
+import { pullAgentBench } from "./pullAgent.js"
 import { resyncBench } from "./resync.js"
 import { startupBench } from "./startup.js"
 import { throughputBench } from "./throughput.js"
@@ -22,7 +23,8 @@ const benches: Record<BenchName, (ctx: BenchContext) => Effect.Effect<void, Benc
   throughput: throughputBench,
   resync: resyncBench,
   startup: startupBench,
-  memory: memoryBench
+  memory: memoryBench,
+  pull: pullAgentBench
 }
 
 const run = (options: BenchOptions) =>
