@@ -26,7 +26,7 @@ describe("idempotency store compaction", () => {
     expect(Buffer.byteLength(serialise(entries))).toBeLessThan(256 * 1024)
     const expired = compact(new Map([["a", 0], ["b", 100]]), 200, 150, 10)
     expect([...expired.keys()]).toEqual(["b"])
-  })
+  }, 60_000)
 })
 
 describe("objectKeyOf", () => {
