@@ -136,11 +136,7 @@ export const runPullAgent = (config: PullAgentConfig): Effect.Effect<never, Kube
           const key = job.idempotencyKey ?? ""
           if (key !== "" && (yield* idempotency.has(key))) return { outcome: "noop" }
           const clusterId = Option.getOrElse(Option.map(yield* credentials.current, (c) => c.clusterId), () => "")
-          const outcome = yield* runPayload(context(clusterId, job.id), job.kind, job.payload)
-          // Recorded before the result is posted: after a crash between the two, the redelivered
-          // job is a replay (`noop`), not a second apply.
-          if (outcome.outcome === "succeeded" && key !== "") yield* idempotency.record(key)
-          return outcome
+          return yield* runPayload(context(clusterId, job.id), job.kind, job.payload)
         })
 
       const runJob = (envelope: JobEnvelope, id: string, predecessor: Deferred.Deferred<void> | undefined, done: Deferred.Deferred<void>) =>
@@ -157,10 +153,13 @@ export const runPullAgent = (config: PullAgentConfig): Effect.Effect<never, Kube
             return
           }
           if (predecessor !== undefined) yield* Deferred.await(predecessor)
-          const outcome =
-            envelope._tag === "Malformed"
-              ? { outcome: "failed" as const, error: envelope.message }
-              : yield* permits.withPermits(1)(outcomeOf(envelope.job, store))
+          if (envelope._tag === "Malformed") return yield* postResult(id, { outcome: "failed", error: envelope.message })
+          const outcome = yield* permits.withPermits(1)(outcomeOf(envelope.job, store))
+          // Recorded before the result is posted: after a crash between the two, the redelivered
+          // job is a replay (`noop`), not a second apply. Outside the permit, so that the keys of
+          // many jobs share one store write while the next jobs apply.
+          const key = envelope.job.idempotencyKey ?? ""
+          if (outcome.outcome === "succeeded" && key !== "") yield* store.record(key)
           yield* postResult(id, outcome)
         }).pipe(
           Effect.ensuring(
