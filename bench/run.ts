@@ -15,6 +15,7 @@ import { type BenchName, type BenchOptions, parseOptions, usage } from "./option
 import { outboxBench } from "./outbox.js"
 import { BenchError } from "./probe.js"
 import { loadAverage, now, printTable, progress, seconds } from "./report.js"
+import { pullAgentBench } from "./pullAgent.js"
 import { resyncBench } from "./resync.js"
 import { startupBench } from "./startup.js"
 import { throughputBench } from "./throughput.js"
@@ -24,7 +25,8 @@ const benches: Record<BenchName, (ctx: BenchContext) => Effect.Effect<void, Benc
   resync: resyncBench,
   startup: startupBench,
   memory: memoryBench,
-  outbox: outboxBench
+  outbox: outboxBench,
+  pull: pullAgentBench
 }
 
 const run = (options: BenchOptions) =>

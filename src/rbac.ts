@@ -7,7 +7,8 @@
  * Every rule says which code path needs it. When code starts making a new kind of call, add the
  * rule here, regenerate, and extend test/integration/rbac.test.ts so the call is exercised.
  */
-import type { KubeObject } from "./kube/object.js"
+import { defaultAllowedKinds } from "./connectivity/pull/allowList.js"
+import type { KubeObject, ResourceType } from "./kube/object.js"
 
 export type Verb = "get" | "list" | "watch" | "create" | "update" | "patch" | "delete"
 
@@ -35,6 +36,21 @@ export interface PolicyRule {
 }
 
 /**
+ * The Pull agent's rights follow its allow-list (src/connectivity/pull/allowList.ts): for each
+ * allowed kind, server-side apply (patch, and create when absent), delete, and get/list/watch
+ * (read back, and the readiness watch). Nothing outside the list.
+ */
+export const pullAgentRules = (kinds: ReadonlyArray<ResourceType>, namespaced: boolean): ReadonlyArray<Rule> =>
+  kinds
+    .filter((k) => k.namespaced === namespaced)
+    .map((k) => ({
+      apiGroups: [k.group],
+      resources: [k.plural],
+      verbs: ["get", "list", "watch", "create", "patch", "delete"],
+      why: `Pull agent: jobs apply and delete ${k.kind} (allow-list${k.kind === "Namespace" ? "; target namespaces are created" : ""}${k.kind === "ConfigMap" ? "; the idempotency store" : ""})`
+    }))
+
+/**
  * The cluster-scoped kinds the operator reads. Always a ClusterRole with a ClusterRoleBinding;
  * with a watch namespace the operator reads only that one Namespace (its informer lists with
  * `fieldSelector=metadata.name=<ns>`, which RBAC matches against `resourceNames`).
@@ -46,7 +62,8 @@ export const clusterScopedRules: ReadonlyArray<Rule> = [
     verbs: ["list", "watch"],
     onlyNamed: "watchNamespace",
     why: "namespace informer: the managed-by label gates where the operator acts"
-  }
+  },
+  ...pullAgentRules(defaultAllowedKinds, false)
 ]
 
 /**
@@ -89,7 +106,8 @@ export const managerRules: ReadonlyArray<Rule> = [
     resources: ["events"],
     verbs: ["create"],
     why: "an Event for every condition transition"
-  }
+  },
+  ...pullAgentRules(defaultAllowedKinds, true)
 ]
 
 /**

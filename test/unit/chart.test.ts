@@ -10,7 +10,8 @@ import { NodeContext } from "@effect/platform-node"
 import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
 import { runCommand } from "../../src/cli/run.js"
-import { chartRbacTemplate, chartRbacTemplatePath, rbacObjects } from "../../src/rbac.js"
+import { defaultAllowedKinds } from "../../src/connectivity/pull/allowList.js"
+import { chartRbacTemplate, chartRbacTemplatePath, policyRules, pullAgentRules, rbacObjects } from "../../src/rbac.js"
 import {
   TemplateError,
   chartDir,
@@ -230,7 +231,9 @@ describe("rendered with overrides", () => {
     expect(rec(binding?.["metadata"])["namespace"]).toBe("apps")
     const namespaces = ofKind(objects, "ClusterRole").find((o) => rec(o["metadata"])["name"] === `${fullname}-namespaces`)
     expect(arr(namespaces?.["rules"])).toEqual([
-      { apiGroups: [""], resources: ["namespaces"], verbs: ["list", "watch"], resourceNames: ["apps"] }
+      { apiGroups: [""], resources: ["namespaces"], verbs: ["list", "watch"], resourceNames: ["apps"] },
+      // The Pull agent's cluster-scoped allow-list kinds are never limited by name.
+      ...policyRules(pullAgentRules(defaultAllowedKinds, false), { leaderElectionId: "dad03b25.vworkspace.io" })
     ])
     const parsed = await parseRunArgs(arr(manager(objects)["args"]).map(String))
     expect(parsed).toMatchObject({ leftover: [], value: { logLevel: "debug" } })
