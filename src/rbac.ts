@@ -7,6 +7,8 @@
  * Every rule says which code path needs it. When code starts making a new kind of call, add the
  * rule here, regenerate, and extend test/integration/rbac.test.ts so the call is exercised.
  */
+import { Names } from "./api/wellKnown.js"
+import { controllerCrds } from "./connectivity/heartbeat.js"
 import type { KubeObject } from "./kube/object.js"
 
 export type Verb = "get" | "list" | "watch" | "create" | "update" | "patch" | "delete"
@@ -22,6 +24,8 @@ export interface Rule {
   readonly resources: ReadonlyArray<string>
   readonly verbs: ReadonlyArray<Verb>
   readonly onlyNamed?: NameParameter
+  /** Fixed `resourceNames` (names the operator never lets anyone configure). */
+  readonly names?: ReadonlyArray<string>
   /** The code path that needs the rule; becomes a comment in the chart. */
   readonly why: string
 }
@@ -46,6 +50,54 @@ export const clusterScopedRules: ReadonlyArray<Rule> = [
     verbs: ["list", "watch"],
     onlyNamed: "watchNamespace",
     why: "namespace informer: the managed-by label gates where the operator acts"
+  },
+  {
+    apiGroups: ["ops.vworkspace.io"],
+    resources: ["clusters"],
+    verbs: ["list", "watch", "patch"],
+    why: "Cluster informer; finalizer, and the spec fields the operator clears after registration and rotation (merge patch)"
+  },
+  {
+    apiGroups: ["ops.vworkspace.io"],
+    resources: ["clusters/status"],
+    verbs: ["patch"],
+    why: "Cluster status: server-side apply to /status"
+  },
+  {
+    apiGroups: ["ops.vworkspace.io"],
+    resources: ["clusters/finalizers"],
+    verbs: ["update"],
+    why: "the credentials Secret names its Cluster with blockOwnerDeletion"
+  },
+  {
+    apiGroups: ["apiextensions.k8s.io"],
+    resources: ["customresourcedefinitions"],
+    verbs: ["get"],
+    names: controllerCrds.flatMap((c) => c.crds),
+    why: "ControllersHealthy: are the controllers' CRDs installed and Established"
+  }
+]
+
+/** In the operator's own namespace: the registration token and the agent credentials. */
+export const operatorNamespaceRules: ReadonlyArray<Rule> = [
+  {
+    apiGroups: [""],
+    resources: ["secrets"],
+    verbs: ["get"],
+    why: "registration: the token Secret named by Cluster spec.registrationTokenSecretRef (resolved in this namespace only)"
+  },
+  {
+    apiGroups: [""],
+    resources: ["secrets"],
+    verbs: ["create"],
+    why: "registration: server-side apply creates the credentials Secret (create cannot be limited by name)"
+  },
+  {
+    apiGroups: [""],
+    resources: ["secrets"],
+    verbs: ["list", "watch", "patch"],
+    names: [Names.agentCredentialsSecret],
+    why: "the credentials Secret: watched by name (the agent follows a rotation at once) and written by server-side apply"
   }
 ]
 
@@ -125,11 +177,17 @@ export interface RbacParameters {
 }
 
 /** Each role's name is `<fullname>-<suffix>`; its binding has the same name. */
-const roleSuffix = { manager: "manager", namespaces: "namespaces", leaderElection: "leader-election" } as const
+const roleSuffix = {
+  manager: "manager",
+  namespaces: "namespaces",
+  connectivity: "connectivity",
+  leaderElection: "leader-election"
+} as const
 
 export const roleNames = (fullname: string): Record<keyof typeof roleSuffix, string> => ({
   manager: `${fullname}-${roleSuffix.manager}`,
   namespaces: `${fullname}-${roleSuffix.namespaces}`,
+  connectivity: `${fullname}-${roleSuffix.connectivity}`,
   leaderElection: `${fullname}-${roleSuffix.leaderElection}`
 })
 
@@ -140,6 +198,7 @@ export const policyRules = (rules: ReadonlyArray<Rule>, parameters: Pick<RbacPar
       apiGroups: rule.apiGroups,
       resources: rule.resources,
       verbs: rule.verbs,
+      ...(rule.names !== undefined ? { resourceNames: rule.names } : {}),
       ...(name === undefined || name === "" ? {} : { resourceNames: [name] })
     }
   })
@@ -171,6 +230,13 @@ export const rbacObjects = (p: RbacParameters): ReadonlyArray<KubeObject> => {
       : binding("RoleBinding", names.manager, "ClusterRole", watched),
     clusterRole(names.namespaces, clusterScopedRules),
     binding("ClusterRoleBinding", names.namespaces, "ClusterRole"),
+    {
+      apiVersion: rbacApiVersion,
+      kind: "Role",
+      metadata: { name: names.connectivity, namespace: p.namespace },
+      rules: policyRules(operatorNamespaceRules, p)
+    },
+    binding("RoleBinding", names.connectivity, "Role", p.namespace),
     ...(p.leaderElect
       ? [
           {
@@ -206,6 +272,7 @@ const templateRules = (rules: ReadonlyArray<Rule>): string =>
         `  - apiGroups: ${flow(r.apiGroups)}`,
         `    resources: ${flow(r.resources)}`,
         `    verbs: ${flow(r.verbs)}`,
+        ...(r.names === undefined ? [] : [`    resourceNames: ${flow(r.names)}`]),
         ...(r.onlyNamed === undefined
           ? []
           : [`    {{- with ${valueOf[r.onlyNamed]} }}`, "    resourceNames: [{{ . | quote }}]", "    {{- end }}"])
@@ -236,7 +303,7 @@ const bindingBody = (name: string, roleKind: string) =>
 
 /** The chart's RBAC template, generated from the rules above. */
 export const chartRbacTemplate = (): string => {
-  const { manager, namespaces, leaderElection } = roleSuffix
+  const { manager, namespaces, connectivity, leaderElection } = roleSuffix
   return `${[
     "{{- /* Generated by `npm run crds` from src/rbac.ts. Do not edit by hand. */ -}}",
     "{{- if .Values.rbac.create }}",
@@ -267,6 +334,17 @@ export const chartRbacTemplate = (): string => {
     "kind: ClusterRoleBinding",
     metadataLines(namespaces),
     bindingBody(namespaces, "ClusterRole"),
+    "---",
+    "apiVersion: rbac.authorization.k8s.io/v1",
+    "kind: Role",
+    metadataLines(connectivity, "{{ .Release.Namespace }}"),
+    "rules:",
+    templateRules(operatorNamespaceRules),
+    "---",
+    "apiVersion: rbac.authorization.k8s.io/v1",
+    "kind: RoleBinding",
+    metadataLines(connectivity, "{{ .Release.Namespace }}"),
+    bindingBody(connectivity, "Role"),
     "{{- if .Values.manager.leaderElect }}",
     "---",
     "apiVersion: rbac.authorization.k8s.io/v1",

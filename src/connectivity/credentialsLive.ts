@@ -4,7 +4,7 @@
  * it through `CredentialStore`, which makes the new value current at once, before the watch
  * event arrives: after a rotation no request goes out with the old token.
  */
-import { Context, Data, DateTime, Effect, Option, Schema, SubscriptionRef } from "effect"
+import { Context, DateTime, Effect, Layer, Option, Schema, SubscriptionRef } from "effect"
 import { createHash } from "node:crypto"
 import type { AgentEvent } from "../api/agentProtocol.js"
 import { ClusterConditionType, ClusterReason } from "../api/conditions.js"
@@ -15,8 +15,14 @@ import { KubeApi } from "../kube/KubeApi.js"
 import type { KubeObject, OwnerReference } from "../kube/object.js"
 import { Resources } from "../kube/resources.js"
 import { withKubeRetry } from "../kube/retry.js"
-import { AgentClient } from "./agentClient.js"
-import { AgentCredentials, type AgentCredentialsService, type AgentCredentialsValue, requireCredentials } from "./credentials.js"
+import {
+  AgentCredentials,
+  type AgentCredentialsService,
+  type AgentCredentialsValue,
+  CredentialPersistError,
+  CredentialRotation,
+  requireCredentials
+} from "./credentials.js"
 import { StatusSink } from "./statusSink.js"
 
 /** The first 16 hex characters of sha256(token): what `status.observedToken` records. */
@@ -151,22 +157,6 @@ export const defaultCredentialSecret = (namespace: string): CredentialSecretRef 
 
 // --- rotation ---------------------------------------------------------------------------------
 
-export class RotationFailed extends Data.TaggedError("RotationFailed")<{ readonly message: string }> {}
-
-export interface CredentialRotationService {
-  /**
-   * `POST /api/agent/credentials/rotate`, then the new token is stored and current before
-   * anything else is sent, then a `CredentialRotated` audit event goes to the StatusSink.
-   * Rotations never overlap.
-   */
-  readonly rotate: Effect.Effect<void, RotationFailed>
-}
-
-export class CredentialRotation extends Context.Tag("vworkspace/CredentialRotation")<
-  CredentialRotation,
-  CredentialRotationService
->() {}
-
 const clusterRef = (name: string) => ({ apiVersion: ApiVersions.Cluster, kind: "Cluster", namespace: "", name })
 
 /** The audit event of a rotation (spec/api.md §5.3: `Authenticated/True/CredentialRotated`). */
@@ -185,28 +175,34 @@ export const credentialRotatedEvent = (clusterName: string, at: Date): AgentEven
   timestamp: at.toISOString()
 })
 
-export const makeCredentialRotation = Effect.gen(function* () {
-  const client = yield* AgentClient
-  const store = yield* CredentialStore
-  const credentials = yield* AgentCredentials
-  const sink = yield* StatusSink
-  const lock = yield* Effect.makeSemaphore(1)
-  const rotate = Effect.gen(function* () {
-    const current = yield* requireCredentials
-    const response = yield* client.rotateCredentials
-    const token = response.token.trim()
-    if (token === "") return yield* new RotationFailed({ message: "the control plane answered the rotation with an empty token" })
-    yield* store.save({ ...current, token })
-    const owner = yield* store.ownerName
-    yield* sink.publish([credentialRotatedEvent(Option.getOrElse(owner, () => current.clusterId), new Date(DateTime.toEpochMillis(yield* DateTime.now)))])
-    yield* Effect.logInfo("bootstrap credential rotated")
-  }).pipe(
-    Effect.provideService(AgentCredentials, credentials),
-    Effect.mapError((e) => (e._tag === "RotationFailed" ? e : new RotationFailed({ message: rotationMessage(e) }))),
-    lock.withPermits(1)
-  )
-  return { rotate } satisfies CredentialRotationService
-})
-
-const rotationMessage = (e: { readonly _tag: string; readonly message: string }): string =>
-  e._tag === "AgentHttpError" ? `credential rotation failed: ${e.message}` : `credential rotation failed (${e._tag}): ${e.message}`
+/**
+ * Storing a rotated token (for the Cluster reconciler's `spec.rotateCredentials` and the agent's
+ * `rotate-operator-credentials` intent alike): the Secret is written and the token current before
+ * anything else is sent, then a `CredentialRotated` audit event goes to the StatusSink.
+ */
+export const credentialRotationLive = Layer.effect(
+  CredentialRotation,
+  Effect.gen(function* () {
+    const store = yield* CredentialStore
+    const credentials = yield* AgentCredentials
+    const sink = yield* StatusSink
+    return {
+      persist: (rotated) =>
+        Effect.gen(function* () {
+          const token = rotated.token.trim()
+          if (token === "") return yield* new CredentialPersistError({ message: "the rotation answer carries an empty token" })
+          const current = yield* requireCredentials.pipe(
+            Effect.provideService(AgentCredentials, credentials),
+            Effect.mapError((e) => new CredentialPersistError({ message: e.message }))
+          )
+          yield* store.save({ ...current, token }).pipe(
+            Effect.mapError((e) => new CredentialPersistError({ message: `cannot store the rotated credential: ${e.message}` }))
+          )
+          const owner = yield* store.ownerName
+          const now = new Date(DateTime.toEpochMillis(yield* DateTime.now))
+          yield* sink.publish([credentialRotatedEvent(Option.getOrElse(owner, () => current.clusterId), now)])
+          yield* Effect.logInfo("bootstrap credential rotated")
+        })
+    }
+  })
+)

@@ -10,14 +10,19 @@
  */
 import { Data, DateTime, Duration, Effect, Option, Ref, Schema } from "effect"
 import { Cluster } from "../api/cluster.js"
-import { ClusterConditionType as T, ClusterReason as R, type ConditionUpdate, formatConditionTime } from "../api/conditions.js"
+import { ClusterConditionType as T, ClusterReason as R, type ConditionUpdate, formatConditionTime, setConditions } from "../api/conditions.js"
 import type { Condition } from "../api/meta.js"
 import { Annotations, Finalizers } from "../api/wellKnown.js"
 import { OperatorConfig } from "../config.js"
 import { AgentClient, type AgentError } from "../connectivity/agentClient.js"
 import { ConnectionState, type ConnectionSnapshot } from "../connectivity/connectionState.js"
-import { AgentCredentials, type AgentCredentialsValue, type CredentialsMissing } from "../connectivity/credentials.js"
-import { CredentialRotation, CredentialStore, tokenFingerprint } from "../connectivity/credentialsLive.js"
+import {
+  AgentCredentials,
+  type AgentCredentialsValue,
+  CredentialRotation,
+  type CredentialsMissing
+} from "../connectivity/credentials.js"
+import { CredentialStore, tokenFingerprint } from "../connectivity/credentialsLive.js"
 import { controllersHealthy, heartbeatEvent } from "../connectivity/heartbeat.js"
 import { IntentSource } from "../connectivity/modes/intentSource.js"
 import type { BufferStats } from "../connectivity/outbox/buffer.js"
@@ -304,10 +309,16 @@ const patchSpec = (cluster: ClusterObject, body: Record<string, unknown>) =>
     withKubeRetry(api.patch(ClusterType, cluster.metadata.name ?? "", undefined, "merge", body), { maxRetries: 8 })
   )
 
+/** `POST /api/agent/credentials/rotate`, then the new token is stored before anything else is sent. */
 const rotate = (cluster: ClusterObject) =>
   Effect.gen(function* () {
+    const client = yield* AgentClient
     const rotation = yield* CredentialRotation
-    const result = yield* Effect.either(rotation.rotate)
+    const result = yield* client.rotateCredentials.pipe(
+      Effect.mapError((e) => ({ message: `credential rotation failed: ${e.message}` })),
+      Effect.flatMap((answer) => rotation.persist({ token: answer.token, ...(answer.expiresAt ? { expiresAt: answer.expiresAt } : {}) })),
+      Effect.either
+    )
     if (result._tag === "Left") return Option.some(result.left.message)
     yield* patchSpec(cluster, { spec: { rotateCredentials: false } })
     return Option.none<string>()
@@ -454,11 +465,12 @@ const reconcileLive = (cluster: ClusterObject, state: PassState) =>
     let authFailed = last.authFailed
     let lastHeartbeat: string | undefined
     if (due) {
-      updates.push(yield* controllersHealthy)
+      const controllers = yield* controllersHealthy
+      updates.push(controllers)
       const current = yield* credentials.current
       const halted = Option.isSome((yield* connection.get).halted)
       if (intent.usesControlPlane && Option.isSome(current) && !halted) {
-        const beat = yield* sendHeartbeat(cluster.status?.conditions ?? [])
+        const beat = yield* sendHeartbeat(setConditions(cluster.status?.conditions, [controllers], new Date(now)))
         authFailed = beat.authFailed
         if (beat.ok) lastHeartbeat = formatConditionTime(new Date(now))
       }
