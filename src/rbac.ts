@@ -164,6 +164,44 @@ export const leaderElectionRules: ReadonlyArray<Rule> = [
   }
 ]
 
+/** Push mode: the control plane's own identity in the cluster (spec/connectivity.md §1.2). */
+export const controlPlaneServiceAccount = "vworkspace-control-plane"
+
+/**
+ * Push mode: what the control plane may do with its ServiceAccount token, in each namespace the
+ * chart lists (a RoleBinding per namespace): our CRDs only, plus a read of what they became.
+ */
+export const controlPlaneRules: ReadonlyArray<Rule> = [
+  {
+    apiGroups: ["apps.vworkspace.io"],
+    resources: ["applicationinstances"],
+    verbs: ["get", "list", "watch", "create", "update", "patch", "delete"],
+    why: "push: the control plane server-side-applies and deletes ApplicationInstances"
+  },
+  {
+    apiGroups: ["ops.vworkspace.io"],
+    resources: ["operations"],
+    verbs: ["get", "list", "watch", "create", "update", "patch", "delete"],
+    why: "push: the control plane requests Operations"
+  },
+  {
+    apiGroups: ["helm.toolkit.fluxcd.io"],
+    resources: ["helmreleases"],
+    verbs: ["get", "list", "watch"],
+    why: "push: a read-only view of the HelmReleases the operator materialised"
+  }
+]
+
+/** Push mode, cluster-wide: the control plane watches the operator's self-status. */
+export const controlPlaneClusterRules: ReadonlyArray<Rule> = [
+  {
+    apiGroups: ["ops.vworkspace.io"],
+    resources: ["clusters"],
+    verbs: ["get", "list", "watch"],
+    why: "push: the control plane reads the Cluster's connectivity status"
+  }
+]
+
 /** The names and settings that decide which RBAC objects a release has. */
 export interface RbacParameters {
   /** `<fullname>` of the release: the prefix of every RBAC object's name. */
@@ -174,6 +212,8 @@ export interface RbacParameters {
   readonly leaderElect: boolean
   readonly leaderElectionId: string
   readonly watchNamespace?: string
+  /** Push mode: the namespaces the control plane may write in. Absent: not in push mode. */
+  readonly pushNamespaces?: ReadonlyArray<string>
 }
 
 /** Each role's name is `<fullname>-<suffix>`; its binding has the same name. */
@@ -181,14 +221,18 @@ const roleSuffix = {
   manager: "manager",
   namespaces: "namespaces",
   connectivity: "connectivity",
-  leaderElection: "leader-election"
+  leaderElection: "leader-election",
+  controlPlane: "control-plane",
+  controlPlaneClusters: "control-plane-clusters"
 } as const
 
 export const roleNames = (fullname: string): Record<keyof typeof roleSuffix, string> => ({
   manager: `${fullname}-${roleSuffix.manager}`,
   namespaces: `${fullname}-${roleSuffix.namespaces}`,
   connectivity: `${fullname}-${roleSuffix.connectivity}`,
-  leaderElection: `${fullname}-${roleSuffix.leaderElection}`
+  leaderElection: `${fullname}-${roleSuffix.leaderElection}`,
+  controlPlane: `${fullname}-${roleSuffix.controlPlane}`,
+  controlPlaneClusters: `${fullname}-${roleSuffix.controlPlaneClusters}`
 })
 
 export const policyRules = (rules: ReadonlyArray<Rule>, parameters: Pick<RbacParameters, NameParameter>) =>
@@ -247,7 +291,38 @@ export const rbacObjects = (p: RbacParameters): ReadonlyArray<KubeObject> => {
           },
           binding("RoleBinding", names.leaderElection, "Role", p.namespace)
         ]
-      : [])
+      : []),
+    ...(p.pushNamespaces === undefined ? [] : pushObjects(p, p.pushNamespaces))
+  ]
+}
+
+const pushObjects = (p: RbacParameters, namespaces: ReadonlyArray<string>): ReadonlyArray<KubeObject> => {
+  const names = roleNames(p.fullname)
+  const subjects = [{ kind: "ServiceAccount", name: controlPlaneServiceAccount, namespace: p.namespace }]
+  const roleRef = (name: string) => ({ apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name })
+  return [
+    { apiVersion: "v1", kind: "ServiceAccount", metadata: { name: controlPlaneServiceAccount, namespace: p.namespace } },
+    { apiVersion: rbacApiVersion, kind: "ClusterRole", metadata: { name: names.controlPlane }, rules: policyRules(controlPlaneRules, p) },
+    ...namespaces.map((namespace) => ({
+      apiVersion: rbacApiVersion,
+      kind: "RoleBinding",
+      metadata: { name: names.controlPlane, namespace },
+      roleRef: roleRef(names.controlPlane),
+      subjects
+    })),
+    {
+      apiVersion: rbacApiVersion,
+      kind: "ClusterRole",
+      metadata: { name: names.controlPlaneClusters },
+      rules: policyRules(controlPlaneClusterRules, p)
+    },
+    {
+      apiVersion: rbacApiVersion,
+      kind: "ClusterRoleBinding",
+      metadata: { name: names.controlPlaneClusters },
+      roleRef: roleRef(names.controlPlaneClusters),
+      subjects
+    }
   ]
 }
 
@@ -300,6 +375,59 @@ const bindingBody = (name: string, roleKind: string) =>
     '    name: {{ include "vworkspace-operator.serviceAccountName" . }}',
     "    namespace: {{ .Release.Namespace }}"
   ].join("\n")
+
+/** Push mode's ServiceAccount and RBAC; inside `range`, `.` is a namespace and `$` the root. */
+const pushTemplate = (): string => {
+  const { controlPlane, controlPlaneClusters } = roleSuffix
+  const root = (line: string) => line.replaceAll("include \"vworkspace-operator.fullname\" .", "include \"vworkspace-operator.fullname\" $").replaceAll("include \"vworkspace-operator.labels\" .", "include \"vworkspace-operator.labels\" $")
+  const subjects = [
+    "subjects:",
+    "  - kind: ServiceAccount",
+    `    name: ${controlPlaneServiceAccount}`,
+    "    namespace: {{ $.Release.Namespace }}"
+  ].join("\n")
+  const roleRef = (name: string) =>
+    ["roleRef:", "  apiGroup: rbac.authorization.k8s.io", "  kind: ClusterRole", `  name: {{ include "vworkspace-operator.fullname" $ }}-${name}`].join("\n")
+  return [
+    "{{- if eq .Values.connectivity.mode \"push\" }}",
+    "# Push mode: the control plane applies CRs with this ServiceAccount's token (docs/connectivity/push-mode.md).",
+    "---",
+    "apiVersion: v1",
+    "kind: ServiceAccount",
+    "metadata:",
+    `  name: ${controlPlaneServiceAccount}`,
+    "  namespace: {{ .Release.Namespace }}",
+    "  labels:",
+    '    {{- include "vworkspace-operator.labels" . | nindent 4 }}',
+    "---",
+    "apiVersion: rbac.authorization.k8s.io/v1",
+    "kind: ClusterRole",
+    metadataLines(controlPlane),
+    "rules:",
+    templateRules(controlPlaneRules),
+    "{{- range .Values.connectivity.push.namespaces }}",
+    "---",
+    "apiVersion: rbac.authorization.k8s.io/v1",
+    "kind: RoleBinding",
+    root(metadataLines(controlPlane, "{{ . }}")),
+    roleRef(controlPlane),
+    subjects,
+    "{{- end }}",
+    "---",
+    "apiVersion: rbac.authorization.k8s.io/v1",
+    "kind: ClusterRole",
+    metadataLines(controlPlaneClusters),
+    "rules:",
+    templateRules(controlPlaneClusterRules),
+    "---",
+    "apiVersion: rbac.authorization.k8s.io/v1",
+    "kind: ClusterRoleBinding",
+    metadataLines(controlPlaneClusters),
+    roleRef(controlPlaneClusters),
+    subjects.replace("$.Release", ".Release"),
+    "{{- end }}"
+  ].join("\n")
+}
 
 /** The chart's RBAC template, generated from the rules above. */
 export const chartRbacTemplate = (): string => {
@@ -358,6 +486,7 @@ export const chartRbacTemplate = (): string => {
     metadataLines(leaderElection, "{{ .Release.Namespace }}"),
     bindingBody(leaderElection, "Role"),
     "{{- end }}",
+    pushTemplate(),
     "{{- end }}"
   ].join("\n")}\n`
 }
