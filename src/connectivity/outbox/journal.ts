@@ -5,9 +5,10 @@
  *   resourceVersion up to which every derived transition is delivered or journaled; plus the
  *   overflow state. Written lazily: a stale state only means some delivered events are sent
  *   once more after a crash, which the control plane de-duplicates by eventKey.
- * - `vworkspace-outbox-<firstSeq>` (label `app.vworkspace.io/outbox=segment`, binaryData
+ * - `vworkspace-outbox-<firstSeq>-<writer>` (label `app.vworkspace.io/outbox=segment`, binaryData
  *   `events.json.gz`): immutable segments of undelivered events, gzipped JSON, written once and
- *   deleted when all their events are settled. A segment also carries the watermarks at the
+ *   deleted when all their events are settled. `<writer>` is random per run, so an old leader
+ *   that is still stopping never overwrites a segment of its successor. A segment also carries the watermarks at the
  *   moment it was cut, since it journals everything derived up to then.
  */
 import { gunzipSync, gzipSync } from "node:zlib"
@@ -66,7 +67,8 @@ export interface LoadedJournal {
 /** A segment stays well below the 1 MiB object limit even after base64. */
 const MAX_SEGMENT_BYTES = 700 * 1024
 
-const segmentName = (firstSeq: number): string => `${JournalNames.segmentPrefix}${String(firstSeq).padStart(12, "0")}`
+const segmentName = (firstSeq: number, writer: string): string =>
+  `${JournalNames.segmentPrefix}${String(firstSeq).padStart(12, "0")}-${writer}`
 
 const decodeConfigMap = Schema.decodeUnknownEither(ConfigMap)
 
@@ -152,6 +154,7 @@ const chunk = (
 /** Writes events (ordered by seq) as new segments, at most `perSegment` events each. */
 export const writeSegments = (
   namespace: string,
+  writer: string,
   events: ReadonlyArray<PendingEvent>,
   watermarks: Watermarks,
   perSegment: number
@@ -164,7 +167,7 @@ export const writeSegments = (
         const first = part.events[0]
         const last = part.events.at(-1)
         if (first === undefined || last === undefined) continue
-        const name = segmentName(first.seq)
+        const name = segmentName(first.seq, writer)
         yield* withKubeRetry(
           api.apply(Resources.ConfigMap, segmentObject(namespace, name, part.gz), {
             fieldManager: FieldManagers.operator,
