@@ -32,6 +32,10 @@ const options = {
     Options.withDefault(30),
     Options.withDescription("An unacked job is delivered again after this long")
   ),
+  resultTimeout: Options.integer("result-timeout-seconds").pipe(
+    Options.withDefault(900),
+    Options.withDescription("An acked job without a result is delivered again after this long")
+  ),
   rotationGrace: Options.integer("rotation-grace-seconds").pipe(
     Options.withDefault(0),
     Options.withDescription("How long a rotated-away token keeps working (0: refused at once)")
@@ -54,6 +58,7 @@ export const mockControlPlaneCommand = Command.make("mock-control-plane", option
           onSome: (token) => [{ token, clusterId: o.clusterId }]
         }),
         redeliverAfterMillis: o.redeliverAfter * 1000,
+        resultTimeoutMillis: o.resultTimeout * 1000,
         rotationGraceMillis: o.rotationGrace * 1000,
         maxJobsPerPoll: o.maxJobsPerPoll
       })

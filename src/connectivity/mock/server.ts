@@ -110,6 +110,7 @@ export const makeMockControlPlane = (
   Effect.gen(function* () {
     const stateOptions: MockStateOptions = {
       redeliverAfterMillis: options.redeliverAfterMillis ?? defaultMockStateOptions.redeliverAfterMillis,
+      resultTimeoutMillis: options.resultTimeoutMillis ?? defaultMockStateOptions.resultTimeoutMillis,
       maxJobsPerPoll: options.maxJobsPerPoll ?? defaultMockStateOptions.maxJobsPerPoll,
       rotationGraceMillis: options.rotationGraceMillis ?? defaultMockStateOptions.rotationGraceMillis,
       registrationTokenTtlMillis: options.registrationTokenTtlMillis ?? defaultMockStateOptions.registrationTokenTtlMillis,

@@ -14,6 +14,11 @@ export type Fault = AdminFault
 export interface MockStateOptions {
   /** An unacked job is delivered again this long after its last delivery. */
   readonly redeliverAfterMillis: number
+  /**
+   * An acked job without a result is delivered again this long after its last delivery (the
+   * agent may have died after the ack; delivery is at least once until a result is recorded).
+   */
+  readonly resultTimeoutMillis: number
   /** Jobs per poll answer at most. */
   readonly maxJobsPerPoll: number
   /** How long a rotated-away token keeps working (0 = refused at once). */
@@ -26,6 +31,7 @@ export interface MockStateOptions {
 
 export const defaultMockStateOptions: MockStateOptions = {
   redeliverAfterMillis: 30_000,
+  resultTimeoutMillis: 15 * 60_000,
   maxJobsPerPoll: 100,
   rotationGraceMillis: 0,
   registrationTokenTtlMillis: 24 * 3600_000,
@@ -176,23 +182,24 @@ export class MockState {
   }
 
   /**
-   * Jobs to hand out now: never delivered, or delivered but not acked for `redeliverAfter`. Marks
-   * them delivered. Also returns when the next unacked job becomes due again (for the long poll).
+   * Jobs to hand out now: never delivered, delivered but not acked for `redeliverAfter`, or acked
+   * without a result for `resultTimeout`. Marks them delivered. Also returns when the next one
+   * becomes due again (for the long poll).
    */
   takeDeliverable(clusterId: string, now: number): { jobs: ReadonlyArray<Readonly<Record<string, unknown>>>; nextDueAt: number | undefined } {
     const queue = this.queues.get(clusterId) ?? []
-    const open = queue.filter((j) => !j.acked && j.result === undefined)
+    const open = queue.filter((j) => j.result === undefined)
     if (open.length !== queue.length) this.queues.set(clusterId, open)
     const out: Array<Readonly<Record<string, unknown>>> = []
     let nextDueAt: number | undefined
     for (const j of open) {
-      const dueAt = j.deliveries === 0 ? now : j.lastDeliveredAt + this.options.redeliverAfterMillis
+      const again = j.acked ? this.options.resultTimeoutMillis : this.options.redeliverAfterMillis
+      const dueAt = j.deliveries === 0 ? now : j.lastDeliveredAt + again
       if (dueAt <= now && out.length < this.options.maxJobsPerPoll) {
         j.deliveries += 1
         j.lastDeliveredAt = now
         out.push(j.job)
-        const again = now + this.options.redeliverAfterMillis
-        nextDueAt = nextDueAt === undefined ? again : Math.min(nextDueAt, again)
+        nextDueAt = nextDueAt === undefined ? now + again : Math.min(nextDueAt, now + again)
       } else {
         nextDueAt = nextDueAt === undefined ? dueAt : Math.min(nextDueAt, dueAt)
       }
