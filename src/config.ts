@@ -20,6 +20,8 @@ export interface GitOpsSettings {
 
 export interface ConnectivityConfig {
   readonly mode: ConnectivityMode
+  /** Pull: the long poll's `wait` (the original's `--agent-poll-interval`). */
+  readonly pollInterval: Duration.Duration
   /** How often a `ClusterHeartbeat` goes out and the controllers' CRDs are checked. */
   readonly heartbeatInterval: Duration.Duration
   /** `Disconnected=True` only after this long without a successful round trip. */
@@ -49,6 +51,7 @@ const defaultSelector = Either.getOrThrow(parseLabelSelector(NamespaceGate.selec
 
 export const defaultConnectivityConfig: ConnectivityConfig = {
   mode: "pull",
+  pollInterval: Duration.seconds(30),
   heartbeatInterval: Duration.seconds(30),
   disconnectWindow: Duration.minutes(2),
   reportEvents: false,

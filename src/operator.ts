@@ -3,9 +3,8 @@
  * and the manager that runs them on the leader. The same program runs in `vworkspace-operator run`,
  * in the e2e tests and (with a `watchNamespace`) in integration tests; only Layers change.
  */
-import { Context, Effect, Layer, Option, type Scope, Stream } from "effect"
+import { Context, Duration, Effect, Layer, Option, Schedule, type Scope, Stream } from "effect"
 import { OperatorConfig } from "./config.js"
-import { AgentClient } from "./connectivity/agentClient.js"
 import { agentClientLive } from "./connectivity/agentClientLive.js"
 import { ConnectionState, connectionStateLive } from "./connectivity/connectionState.js"
 import { AgentCredentials } from "./connectivity/credentials.js"
@@ -15,11 +14,13 @@ import {
   defaultCredentialSecret,
   makeSecretCredentials
 } from "./connectivity/credentialsLive.js"
-import { directEventSink } from "./connectivity/directEventSink.js"
-import { connectivityLayer } from "./connectivity/modes/index.js"
+import { reportsEvents, selectIntentSource, selectStatusSink } from "./connectivity/modes/index.js"
 import { IntentSource } from "./connectivity/modes/intentSource.js"
+import { Outbox } from "./connectivity/outbox/outbox.js"
+import { runPullAgent } from "./connectivity/pull/agent.js"
+import { StatusSink } from "./connectivity/statusSink.js"
+import { KubeApi } from "./kube/KubeApi.js"
 import { type Informer, type InformerOptions, makeInformer } from "./kube/informer.js"
-import type { KubeApi } from "./kube/KubeApi.js"
 import type { ResourceType } from "./kube/object.js"
 import { Resources } from "./kube/resources.js"
 import { eventRecorderLive } from "./observability/events.js"
@@ -100,24 +101,42 @@ export const startOperator = (
     })
     const { credentials, store } = yield* makeSecretCredentials(credentialSecret, secretRef)
     const context = yield* Layer.build(Layer.mergeAll(lookupFrom(informers), eventRecorderLive))
-    const connectivity = yield* Layer.build(
-      Layer.empty.pipe(
-        Layer.provideMerge(credentialRotationLive),
+    const kube = yield* KubeApi
+    const base = yield* Layer.build(
+      Layer.mergeAll(agentClientLive(), Outbox.layer({ namespace: config.podNamespace })).pipe(
         Layer.provideMerge(
-          Layer.unwrapEffect(
-            Effect.map(AgentClient, (client) =>
-              connectivityLayer(config, { outbox: directEventSink(client), pullAgent: Effect.never })
-            )
+          Layer.mergeAll(
+            connectionStateLive,
+            Layer.succeed(AgentCredentials, credentials),
+            Layer.succeed(CredentialStore, store)
           )
-        ),
-        Layer.provideMerge(agentClientLive()),
-        Layer.provideMerge(connectionStateLive),
-        Layer.provideMerge(Layer.succeed(AgentCredentials, credentials)),
-        Layer.provideMerge(Layer.succeed(CredentialStore, store))
+        )
       )
     )
-    const intent = Context.get(connectivity, IntentSource)
+    const outbox = Context.get(base, Outbox)
+    const events = reportsEvents(config)
+    const sink = selectStatusSink(config, Context.get(base, StatusSink))
+    const withSink = Context.add(base, StatusSink, sink)
+    const connectivity = Context.merge(
+      withSink,
+      yield* Layer.build(credentialRotationLive.pipe(Layer.provide(Layer.succeedContext(withSink))))
+    )
+    const pullAgent = runPullAgent({
+      namespace: config.podNamespace,
+      waitSeconds: Duration.toSeconds(config.connectivity.pollInterval)
+    }).pipe(
+      // It fails only when its idempotency store cannot be loaded; try again, never give up.
+      Effect.tapError((e) => Effect.logWarning("the Pull agent stopped; restarting").pipe(Effect.annotateLogs("error", e.message))),
+      Effect.retry(Schedule.exponential(Duration.seconds(1)).pipe(Schedule.union(Schedule.spaced(Duration.seconds(30))))),
+      Effect.orDie,
+      Effect.provide(connectivity),
+      Effect.provideService(KubeApi, kube),
+      Effect.annotateLogs({ component: "pull-agent" })
+    )
+    const intent = yield* selectIntentSource(config, { sink, pullAgent })
     const connection = Context.get(connectivity, ConnectionState)
+    const outboxRun = outbox.run([ai, clusters]).pipe(Effect.provide(connectivity), Effect.provideService(KubeApi, kube))
+    const clusterServices = Context.add(connectivity, IntentSource, intent)
 
     const applicationInstances = Controller.make({
       name: "applicationinstance",
@@ -137,11 +156,13 @@ export const startOperator = (
     })
 
     const allClusters = Stream.fromIterableEffect(clusters.cache.list()).pipe(Stream.map((o) => o.metadata.name ?? ""))
-    const reconcileCluster = yield* makeClusterReconciler({ bufferStats: Effect.succeed(Option.none()) })
+    const reconcileCluster = yield* makeClusterReconciler({
+      bufferStats: events ? Effect.map(outbox.stats, Option.some) : Effect.succeed(Option.none())
+    })
     const clusterController = Controller.make({
       name: "cluster",
       maxConcurrentReconciles: 1,
-      reconcile: (key) => reconcileCluster(key).pipe(Effect.provide(context), Effect.provide(connectivity)),
+      reconcile: (key) => reconcileCluster(key).pipe(Effect.provide(context), Effect.provide(clusterServices)),
       sources: [
         keysOf(clusters),
         // New credentials end a halt (a rejected token) and change what the status says.
@@ -160,7 +181,8 @@ export const startOperator = (
 
     return yield* Manager.start({
       controllers: [applicationInstances, clusterController],
-      leaderRunnables: [intent.run],
+      // The outbox drains to the events endpoint: only in modes that report there.
+      leaderRunnables: events ? [intent.run, outboxRun] : [intent.run],
       caches: [...informers.values(), credentialSecret],
       healthProbe: options.healthProbe,
       leaderElection: options.leaderElection

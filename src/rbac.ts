@@ -98,6 +98,12 @@ export const operatorNamespaceRules: ReadonlyArray<Rule> = [
     verbs: ["list", "watch", "patch"],
     names: [Names.agentCredentialsSecret],
     why: "the credentials Secret: watched by name (the agent follows a rotation at once) and written by server-side apply"
+  },
+  {
+    apiGroups: [""],
+    resources: ["configmaps"],
+    verbs: ["get", "list", "create", "patch", "delete"],
+    why: "the outbox journal (segments listed by label, deleted once delivered) and the Pull agent's idempotency store"
   }
 ]
 

@@ -57,6 +57,11 @@ const options = {
   connectivityMode: textFlag("connectivity-mode", "VWORKSPACE_CONNECTIVITY_MODE", "pull").pipe(
     Options.withDescription(`How intent reaches the cluster: ${ConnectivityModes.join(", ")}`)
   ),
+  pollInterval: Options.integer("agent-poll-interval-seconds").pipe(
+    Options.withFallbackConfig(Config.integer("VWORKSPACE_AGENT_POLL_INTERVAL_SECONDS")),
+    Options.withDefault(30),
+    Options.withDescription("Pull: how long each long poll of GET /api/agent/jobs waits (wait=)")
+  ),
   heartbeatInterval: Options.integer("heartbeat-interval-seconds").pipe(
     Options.withFallbackConfig(Config.integer("VWORKSPACE_HEARTBEAT_INTERVAL_SECONDS")),
     Options.withDefault(30),
@@ -112,6 +117,7 @@ export const runCommand = Command.make("run", options, (o) =>
       resyncPeriod: Duration.seconds(o.resyncPeriod),
       connectivity: {
         mode: mode.right,
+        pollInterval: Duration.seconds(o.pollInterval),
         heartbeatInterval: Duration.seconds(o.heartbeatInterval),
         disconnectWindow: Duration.seconds(o.disconnectWindow),
         reportEvents: o.reportEvents,

@@ -6,9 +6,7 @@
  */
 import { Context, DateTime, Effect, Layer, Option, Schema, SubscriptionRef } from "effect"
 import { createHash } from "node:crypto"
-import type { AgentEvent } from "../api/agentProtocol.js"
-import { ClusterConditionType, ClusterReason } from "../api/conditions.js"
-import { ApiVersions, CredentialKeys, FieldManagers, Labels, ManagedBy, Names } from "../api/wellKnown.js"
+import { CredentialKeys, FieldManagers, Labels, ManagedBy, Names } from "../api/wellKnown.js"
 import type { KubeError } from "../kube/errors.js"
 import type { Informer } from "../kube/informer.js"
 import { KubeApi } from "../kube/KubeApi.js"
@@ -23,6 +21,7 @@ import {
   CredentialRotation,
   requireCredentials
 } from "./credentials.js"
+import { credentialRotatedEvent } from "./outbox/transitions.js"
 import { StatusSink } from "./statusSink.js"
 
 /** The first 16 hex characters of sha256(token): what `status.observedToken` records. */
@@ -157,24 +156,6 @@ export const defaultCredentialSecret = (namespace: string): CredentialSecretRef 
 
 // --- rotation ---------------------------------------------------------------------------------
 
-const clusterRef = (name: string) => ({ apiVersion: ApiVersions.Cluster, kind: "Cluster", namespace: "", name })
-
-/** The audit event of a rotation (spec/api.md §5.3: `Authenticated/True/CredentialRotated`). */
-export const credentialRotatedEvent = (clusterName: string, at: Date): AgentEvent => ({
-  kind: "CredentialRotated",
-  resourceRef: clusterRef(clusterName),
-  conditions: [
-    {
-      type: ClusterConditionType.Authenticated,
-      status: "True",
-      lastTransitionTime: null,
-      reason: ClusterReason.CredentialRotated,
-      message: "Bootstrap credential rotated successfully"
-    }
-  ],
-  timestamp: at.toISOString()
-})
-
 /**
  * Storing a rotated token (for the Cluster reconciler's `spec.rotateCredentials` and the agent's
  * `rotate-operator-credentials` intent alike): the Secret is written and the token current before
@@ -200,7 +181,7 @@ export const credentialRotationLive = Layer.effect(
           )
           const owner = yield* store.ownerName
           const now = new Date(DateTime.toEpochMillis(yield* DateTime.now))
-          yield* sink.publish([credentialRotatedEvent(Option.getOrElse(owner, () => current.clusterId), now)])
+          yield* sink.publish([credentialRotatedEvent({ name: Option.getOrElse(owner, () => current.clusterId) }, now)])
           yield* Effect.logInfo("bootstrap credential rotated")
         })
     }

@@ -1,13 +1,6 @@
-/**
- * What the periodic Cluster check sends and computes: the `ClusterHeartbeat` event (an unbatched
- * `POST /api/agent/events` carrying the Cluster's conditions), and `ControllersHealthy` from the
- * CRDs of the third-party controllers the operator drives.
- */
+/** `ControllersHealthy`: from the CRDs of the third-party controllers the operator drives. */
 import { Effect, Option, Schema } from "effect"
-import type { AgentEvent, WireCondition } from "../api/agentProtocol.js"
 import { ClusterConditionType, ClusterReason, type ConditionUpdate } from "../api/conditions.js"
-import type { Condition } from "../api/meta.js"
-import { ApiVersions } from "../api/wellKnown.js"
 import { KubeApi } from "../kube/KubeApi.js"
 import type { ResourceType } from "../kube/object.js"
 import { Resources } from "../kube/resources.js"
@@ -79,21 +72,4 @@ export const controllersHealthy: Effect.Effect<ConditionUpdate, never, KubeApi> 
     reason: ClusterReason.AllControllersReady,
     message: `${controllerCrds.map((c) => c.controller).join(", ")}: CRDs installed and Established`
   }
-})
-
-const toWire = (c: Condition): WireCondition => ({
-  type: c.type,
-  status: c.status,
-  ...(c.observedGeneration === undefined ? {} : { observedGeneration: c.observedGeneration }),
-  lastTransitionTime: c.lastTransitionTime,
-  reason: c.reason,
-  message: c.message
-})
-
-/** `{"kind":"ClusterHeartbeat","resourceRef":{…Cluster <clusterId>},"conditions":[…]}` (spec §2.3). */
-export const heartbeatEvent = (clusterId: string, conditions: ReadonlyArray<Condition>, at: Date): AgentEvent => ({
-  kind: "ClusterHeartbeat",
-  resourceRef: { apiVersion: ApiVersions.Cluster, kind: "Cluster", namespace: "", name: clusterId },
-  conditions: conditions.map(toWire),
-  timestamp: at.toISOString()
 })

@@ -23,9 +23,10 @@ import {
   type CredentialsMissing
 } from "../connectivity/credentials.js"
 import { CredentialStore, tokenFingerprint } from "../connectivity/credentialsLive.js"
-import { controllersHealthy, heartbeatEvent } from "../connectivity/heartbeat.js"
+import { controllersHealthy } from "../connectivity/heartbeat.js"
 import { IntentSource } from "../connectivity/modes/intentSource.js"
 import type { BufferStats } from "../connectivity/outbox/buffer.js"
+import { heartbeatEvent } from "../connectivity/outbox/transitions.js"
 import { KubeApi } from "../kube/KubeApi.js"
 import type { KubeObject } from "../kube/object.js"
 import { Resources } from "../kube/resources.js"
@@ -334,7 +335,7 @@ const sendHeartbeat = (conditions: ReadonlyArray<Condition>) =>
       Option.match(c, {
         onNone: () => Effect.void,
         onSome: (value) =>
-          Effect.flatMap(nowDate, (now) => client.postEvents([heartbeatEvent(value.clusterId, conditions, now)]))
+          Effect.flatMap(nowDate, (now) => client.postEvents([heartbeatEvent({ name: value.clusterId }, conditions, now)]))
       })
     )
     const outcome = yield* send.pipe(

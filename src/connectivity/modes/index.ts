@@ -1,68 +1,65 @@
 /**
  * Mode selection: the one place that looks at the connectivity mode. Each mode is a pair of
- * services, `IntentSource` and `StatusSink`; everything else runs the same in every mode.
+ * services, `IntentSource` and `StatusSink`; everything else runs the same in every mode. The
+ * sink is chosen first, because the agent (part of Pull's intent source) reports rotations to it.
  */
-import { Context, Data, Effect, Layer, Option } from "effect"
+import { Data, Effect, Option } from "effect"
 import type { OperatorConfigShape } from "../../config.js"
 import type { KubeApi } from "../../kube/KubeApi.js"
-import { StatusSink, type StatusSinkService } from "../statusSink.js"
+import type { StatusSinkService } from "../statusSink.js"
 import { type GitOpsNeedsClusterId, gitOpsIntentSource } from "./gitops.js"
-import { IntentSource, type IntentSourceService } from "./intentSource.js"
+import type { IntentSourceService } from "./intentSource.js"
 import type { ConnectivityMode } from "./mode.js"
 import { pullIntentSource } from "./pull.js"
 import { pushIntentSource } from "./push.js"
-import { sinkFor } from "./sinks.js"
+import { conditionsOnlySink } from "./sinks.js"
 
 export class GitOpsNotConfigured extends Data.TaggedError("GitOpsNotConfigured")<{ readonly message: string }> {}
 
 export type ConnectivityConfigError = GitOpsNeedsClusterId | GitOpsNotConfigured
 
-/** What the modes are built from. */
-export interface ModeInputs {
-  /** The durable outbox: the StatusSink of every mode that reports to the events endpoint. */
-  readonly outbox: StatusSinkService
-  /** The Pull agent's poll loop (leader-only). */
-  readonly pullAgent: Effect.Effect<void>
+interface Mode {
+  /** Pull always reports to the events endpoint; Push and GitOps when `reportEvents` is set. */
+  readonly reportsEvents: (config: OperatorConfigShape) => boolean
+  readonly intentSource: (
+    config: OperatorConfigShape,
+    inputs: { readonly sink: StatusSinkService; readonly pullAgent: Effect.Effect<void> }
+  ) => Effect.Effect<IntentSourceService, ConnectivityConfigError, KubeApi>
 }
 
-interface ModeServices {
-  readonly intentSource: IntentSourceService
-  readonly statusSink: StatusSinkService
-}
-
-type ModeBuilder = (
-  config: OperatorConfigShape,
-  inputs: ModeInputs
-) => Effect.Effect<ModeServices, ConnectivityConfigError, KubeApi>
-
-const modes: Record<ConnectivityMode, ModeBuilder> = {
-  pull: (_config, inputs) => Effect.succeed({ intentSource: pullIntentSource(inputs.pullAgent), statusSink: inputs.outbox }),
-  push: (config, inputs) => {
-    const events = config.connectivity.reportEvents
-    return Effect.succeed({ intentSource: pushIntentSource(events), statusSink: sinkFor(events, inputs.outbox) })
+const modes: Record<ConnectivityMode, Mode> = {
+  pull: {
+    reportsEvents: () => true,
+    intentSource: (_config, inputs) => Effect.succeed(pullIntentSource(inputs.pullAgent))
   },
-  gitops: (config, inputs) =>
-    Effect.gen(function* () {
-      const settings = config.connectivity.gitops
-      if (Option.isNone(settings)) {
-        return yield* new GitOpsNotConfigured({
-          message: "gitops mode needs --gitops-url (and optionally --gitops-branch, --gitops-interval, --gitops-secret)"
-        })
-      }
-      const events = config.connectivity.reportEvents
-      const statusSink = sinkFor(events, inputs.outbox)
-      const intentSource = yield* gitOpsIntentSource(settings.value, config.clusterId, events, statusSink)
-      return { intentSource, statusSink }
-    })
+  push: {
+    reportsEvents: (config) => config.connectivity.reportEvents,
+    intentSource: (config) => Effect.succeed(pushIntentSource(config.connectivity.reportEvents))
+  },
+  gitops: {
+    reportsEvents: (config) => config.connectivity.reportEvents,
+    intentSource: (config, inputs) =>
+      Option.match(config.connectivity.gitops, {
+        onNone: () =>
+          Effect.fail(
+            new GitOpsNotConfigured({
+              message: "gitops mode needs --gitops-url (and optionally --gitops-branch, --gitops-interval-seconds, --gitops-secret)"
+            })
+          ),
+        onSome: (settings) => gitOpsIntentSource(settings, config.clusterId, config.connectivity.reportEvents, inputs.sink)
+      })
+  }
 }
 
-/** `IntentSource` and `StatusSink` of the configured mode. */
-export const connectivityLayer = (
+/** Whether status goes to the control plane's events endpoint (through the outbox) in this mode. */
+export const reportsEvents = (config: OperatorConfigShape): boolean => modes[config.connectivity.mode].reportsEvents(config)
+
+/** The mode's StatusSink: the durable outbox, or conditions and Kubernetes Events only. */
+export const selectStatusSink = (config: OperatorConfigShape, outbox: StatusSinkService): StatusSinkService =>
+  reportsEvents(config) ? outbox : conditionsOnlySink
+
+/** The mode's IntentSource. */
+export const selectIntentSource = (
   config: OperatorConfigShape,
-  inputs: ModeInputs
-): Layer.Layer<IntentSource | StatusSink, ConnectivityConfigError, KubeApi> =>
-  Layer.effectContext(
-    Effect.map(modes[config.connectivity.mode](config, inputs), (s) =>
-      Context.make(IntentSource, s.intentSource).pipe(Context.add(StatusSink, s.statusSink))
-    )
-  )
+  inputs: { readonly sink: StatusSinkService; readonly pullAgent: Effect.Effect<void> }
+) => modes[config.connectivity.mode].intentSource(config, inputs)
