@@ -4,19 +4,18 @@
  * of that account (TokenRequest API) work inside its rights and are refused outside them, and the
  * operator reconciles what the control plane applied.
  */
-import { KubeConfig } from "@kubernetes/client-node"
 import { expect, layer } from "@effect/vitest"
 import { Effect, Option, Schema } from "effect"
 import { findCondition } from "../../src/api/conditions.js"
 import type { Condition } from "../../src/api/meta.js"
 import { defaultConnectivityConfig } from "../../src/config.js"
 import { KubeApi } from "../../src/kube/KubeApi.js"
-import { KubeApiLive } from "../../src/kube/KubeApiLive.js"
 import type { KubeObject, ResourceType } from "../../src/kube/object.js"
 import { Resources } from "../../src/kube/resources.js"
-import { adminRequest, createTestNamespace, kubeconfigPath, testNamespaceName } from "../support/cluster.js"
+import { createTestNamespace, testNamespaceName } from "../support/cluster.js"
 import { renderChart } from "../support/helmTemplate.js"
 import { kubeLayer, startTestOperator } from "../support/operator.js"
+import { serviceAccountKubeApi } from "../support/serviceAccount.js"
 import { waitFor } from "../support/wait.js"
 
 const rt = (group: string, kind: string, plural: string, namespaced: boolean): ResourceType => ({
@@ -59,35 +58,6 @@ const installPushRbac = (namespace: string, pushNamespaces: ReadonlyArray<string
     }
   })
 
-const TokenRequestStatus = Schema.parseJson(Schema.Struct({ status: Schema.Struct({ token: Schema.String }) }))
-
-/** A KubeApi that authenticates with a bound token of `vworkspace-control-plane`. */
-const asControlPlane = (namespace: string) =>
-  Effect.gen(function* () {
-    const response = yield* adminRequest({
-      method: "POST",
-      path: `/api/v1/namespaces/${namespace}/serviceaccounts/vworkspace-control-plane/token`,
-      body: JSON.stringify({ apiVersion: "authentication.k8s.io/v1", kind: "TokenRequest", spec: { expirationSeconds: 3600 } })
-    })
-    expect(response.status).toBe(201)
-    const { status } = yield* Schema.decodeUnknown(TokenRequestStatus)(response.body)
-    const kc = yield* Effect.try(() => {
-      const admin = new KubeConfig()
-      admin.loadFromFile(kubeconfigPath())
-      const cluster = admin.getCurrentCluster()
-      if (cluster === null) throw new Error("the admin kubeconfig names no cluster")
-      const config = new KubeConfig()
-      config.loadFromOptions({
-        clusters: [{ ...cluster, name: "test" }],
-        users: [{ name: "control-plane", token: status.token }],
-        contexts: [{ name: "test", cluster: "test", user: "control-plane" }],
-        currentContext: "test"
-      })
-      return config
-    })
-    return KubeApiLive.layer(kc)
-  })
-
 const placeholder = (namespace: string, name: string): KubeObject => ({
   apiVersion: "apps.vworkspace.io/v1alpha1",
   kind: "ApplicationInstance",
@@ -108,7 +78,7 @@ layer(kubeLayer(), { timeout: "90 seconds", excludeTestServices: true })("Push m
       const appNs = yield* createTestNamespace("push-apps", { "managed-by": "vworkspace" })
       const otherNs = yield* createTestNamespace("push-other", { "managed-by": "vworkspace" })
       yield* installPushRbac(opNs, [appNs])
-      const controlPlane = yield* asControlPlane(opNs)
+      const controlPlane = yield* serviceAccountKubeApi(opNs, "vworkspace-control-plane")
       yield* startTestOperator({
         namespace: appNs,
         config: { podNamespace: opNs, connectivity: { ...defaultConnectivityConfig, mode: "push" } }
