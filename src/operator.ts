@@ -5,6 +5,7 @@
  */
 import { Effect, Layer, type Scope } from "effect"
 import { OperatorConfig } from "./config.js"
+import { startConnectivity } from "./connectivity/wiring.js"
 import { type Informer, type InformerOptions, makeInformer } from "./kube/informer.js"
 import { kindAvailabilityFrom } from "./kube/availability.js"
 import { KubeApi } from "./kube/KubeApi.js"
@@ -29,6 +30,8 @@ export interface OperatorOptions {
   readonly watchNamespace?: string
   /** Watch tuning for every informer (tests shorten it); absent fields keep the informer defaults. */
   readonly informer?: Pick<InformerOptions, "idleTimeout" | "watchTimeoutSeconds" | "backoff" | "blindAfter">
+  /** Reconcile only the Cluster of this name (tests share one API server). Absent: every Cluster. */
+  readonly clusterName?: string
 }
 
 const lookupFrom = (informers: ReadonlyMap<ResourceType, Informer>) =>
@@ -78,9 +81,17 @@ export const startOperator = (
       )
     })
 
+    const connectivity = yield* startConnectivity({
+      informer: options.informer,
+      clusterName: options.clusterName,
+      reported: [informers.get(Resources.ApplicationInstance)!],
+      context
+    })
+
     return yield* Manager.start({
-      controllers: [applicationInstances],
-      caches: [...informers.values()],
+      controllers: [applicationInstances, ...connectivity.controllers],
+      leaderRunnables: connectivity.leaderRunnables,
+      caches: [...informers.values(), ...connectivity.caches],
       healthProbe: options.healthProbe,
       leaderElection: options.leaderElection
     })

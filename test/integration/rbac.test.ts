@@ -7,19 +7,18 @@
  *
  * Removing any rule from src/rbac.ts makes one of these tests fail.
  */
-import { KubeConfig } from "@kubernetes/client-node"
 import { expect, layer } from "@effect/vitest"
 import { Effect, ExecutionStrategy, Exit, Option, Schema, Scope } from "effect"
 import { findCondition } from "../../src/api/conditions.js"
 import type { Condition } from "../../src/api/meta.js"
 import { KubeApi } from "../../src/kube/KubeApi.js"
-import { KubeApiLive } from "../../src/kube/KubeApiLive.js"
 import type { KubeObject, ResourceType } from "../../src/kube/object.js"
 import { collectionPath } from "../../src/kube/paths.js"
 import { Resources } from "../../src/kube/resources.js"
 import { writeFluxStatus } from "../support/flux.js"
-import { adminRequest, createTestNamespace, kubeconfigPath, testNamespaceName } from "../support/cluster.js"
+import { adminRequest, createTestNamespace, testNamespaceName } from "../support/cluster.js"
 import { renderChart } from "../support/helmTemplate.js"
+import { serviceAccountKubeApi } from "../support/serviceAccount.js"
 import { kubeLayer, startTestOperator } from "../support/operator.js"
 import { waitFor } from "../support/wait.js"
 
@@ -95,37 +94,8 @@ const installRbac = (namespace: string, values: Record<string, unknown>) =>
     } satisfies Release
   })
 
-const TokenRequestStatus = Schema.parseJson(Schema.Struct({ status: Schema.Struct({ token: Schema.String }) }))
-
-/**
- * A KubeApi layer that authenticates as the release's ServiceAccount with a bound token from the
- * TokenRequest API, exactly what the pod's projected token would be.
- */
-const serviceAccountApi = (release: Release) =>
-  Effect.gen(function* () {
-    const response = yield* adminRequest({
-      method: "POST",
-      path: `/api/v1/namespaces/${release.namespace}/serviceaccounts/${release.serviceAccount}/token`,
-      body: JSON.stringify({ apiVersion: "authentication.k8s.io/v1", kind: "TokenRequest", spec: { expirationSeconds: 3600 } })
-    })
-    expect(response.status).toBe(201)
-    const { status } = yield* Schema.decodeUnknown(TokenRequestStatus)(response.body)
-    const kc = yield* Effect.try(() => {
-      const admin = new KubeConfig()
-      admin.loadFromFile(kubeconfigPath())
-      const cluster = admin.getCurrentCluster()
-      if (cluster === null) throw new Error("the admin kubeconfig names no cluster")
-      const config = new KubeConfig()
-      config.loadFromOptions({
-        clusters: [{ ...cluster, name: "test" }],
-        users: [{ name: "operator", token: status.token }],
-        contexts: [{ name: "test", cluster: "test", user: "operator" }],
-        currentContext: "test"
-      })
-      return config
-    })
-    return KubeApiLive.layer(kc)
-  })
+/** A KubeApi layer that authenticates as the release's ServiceAccount. */
+const serviceAccountApi = (release: Release) => serviceAccountKubeApi(release.namespace, release.serviceAccount)
 
 interface Access {
   readonly verb: string

@@ -1,0 +1,125 @@
+/**
+ * Connectivity as the operator runs it: the Cluster informer and controller, the credentials
+ * Secret (watched by name), the agent client, the outbox, and the mode's IntentSource and
+ * StatusSink. `src/operator.ts` adds what this returns to the manager.
+ */
+import { Context, Duration, Effect, Layer, Option, Schedule, Stream } from "effect"
+import { OperatorConfig } from "../config.js"
+import type { Informer, InformerOptions } from "../kube/informer.js"
+import { makeInformer } from "../kube/informer.js"
+import { KubeApi } from "../kube/KubeApi.js"
+import { Resources } from "../kube/resources.js"
+import type { EventRecorder } from "../observability/events.js"
+import { Metrics } from "../observability/metrics.js"
+import { makeClusterReconciler } from "../reconcilers/cluster.js"
+import type { ObjectLookup } from "../reconcilers/objectLookup.js"
+import { Controller } from "../runtime/controller.js"
+import { keysOf } from "../runtime/sources.js"
+import { agentClientLive } from "./agentClientLive.js"
+import { ConnectionState, connectionStateLive } from "./connectionState.js"
+import { AgentCredentials } from "./credentials.js"
+import { CredentialStore, credentialRotationLive, defaultCredentialSecret, makeSecretCredentials } from "./credentialsLive.js"
+import { reportsEvents, selectIntentSource, selectStatusSink } from "./modes/index.js"
+import { IntentSource } from "./modes/intentSource.js"
+import { Outbox } from "./outbox/outbox.js"
+import { runPullAgent } from "./pull/agent.js"
+import { StatusSink } from "./statusSink.js"
+
+export interface ConnectivityOptions {
+  readonly informer?: Pick<InformerOptions, "idleTimeout" | "watchTimeoutSeconds" | "backoff" | "blindAfter">
+  /** Reconcile only the Cluster of this name (tests share one API server). Absent: every Cluster. */
+  readonly clusterName?: string
+  /** Objects whose condition transitions the outbox reports. */
+  readonly reported: ReadonlyArray<Informer>
+  /** Cache reads and Events for the Cluster reconciler. */
+  readonly context: Context.Context<ObjectLookup | EventRecorder>
+}
+
+export const startConnectivity = (options: ConnectivityOptions) =>
+  Effect.gen(function* () {
+    const config = yield* OperatorConfig
+    const metrics = yield* Metrics
+    const clusters = yield* makeInformer(Resources.Cluster, {
+      ...options.informer,
+      ...(options.clusterName ? { fieldSelector: `metadata.name=${options.clusterName}` } : {}),
+      metrics: metrics.informer
+    })
+    // The one credentials Secret, watched by name: no cluster-wide Secret list or watch.
+    const secretRef = defaultCredentialSecret(config.podNamespace)
+    const credentialSecret = yield* makeInformer(Resources.Secret, {
+      ...options.informer,
+      namespace: secretRef.namespace,
+      fieldSelector: `metadata.name=${secretRef.name}`,
+      metrics: metrics.informer
+    })
+    const { credentials, store } = yield* makeSecretCredentials(credentialSecret, secretRef)
+    const kube = yield* KubeApi
+    const base = yield* Layer.build(
+      Layer.mergeAll(agentClientLive(), Outbox.layer({ namespace: config.podNamespace })).pipe(
+        Layer.provideMerge(
+          Layer.mergeAll(
+            connectionStateLive,
+            Layer.succeed(AgentCredentials, credentials),
+            Layer.succeed(CredentialStore, store)
+          )
+        )
+      )
+    )
+    const outbox = Context.get(base, Outbox)
+    const events = reportsEvents(config)
+    const sink = selectStatusSink(config, Context.get(base, StatusSink))
+    const withSink = Context.add(base, StatusSink, sink)
+    const connectivity = Context.merge(
+      withSink,
+      yield* Layer.build(credentialRotationLive.pipe(Layer.provide(Layer.succeedContext(withSink))))
+    )
+    const pullAgent = runPullAgent({
+      namespace: config.podNamespace,
+      waitSeconds: Duration.toSeconds(config.connectivity.pollInterval)
+    }).pipe(
+      // It fails only when its idempotency store cannot be loaded; try again, never give up.
+      Effect.tapError((e) => Effect.logWarning("the Pull agent stopped; restarting").pipe(Effect.annotateLogs("error", e.message))),
+      Effect.retry(Schedule.exponential(Duration.seconds(1)).pipe(Schedule.union(Schedule.spaced(Duration.seconds(30))))),
+      Effect.orDie,
+      Effect.provide(connectivity),
+      Effect.provideService(KubeApi, kube),
+      Effect.annotateLogs({ component: "pull-agent" })
+    )
+    const intent = yield* selectIntentSource(config, { sink, pullAgent })
+    const connection = Context.get(connectivity, ConnectionState)
+    const outboxRun = outbox
+      .run([...options.reported, clusters])
+      .pipe(Effect.provide(connectivity), Effect.provideService(KubeApi, kube))
+    const clusterServices = Context.add(connectivity, IntentSource, intent)
+
+    const allClusters = Stream.fromIterableEffect(clusters.cache.list()).pipe(Stream.map((o) => o.metadata.name ?? ""))
+    const reconcileCluster = yield* makeClusterReconciler({
+      bufferStats: events ? Effect.map(outbox.stats, Option.some) : Effect.succeed(Option.none())
+    })
+    const clusterController = Controller.make({
+      name: "cluster",
+      maxConcurrentReconciles: 1,
+      reconcile: (key) => reconcileCluster(key).pipe(Effect.provide(options.context), Effect.provide(clusterServices)),
+      sources: [
+        keysOf(clusters),
+        // New credentials end a halt (a rejected token) and change what the status says.
+        credentials.changes.pipe(
+          Stream.changesWith((a, b) => Option.getOrUndefined(a)?.token === Option.getOrUndefined(b)?.token),
+          Stream.tap(() => connection.resume),
+          Stream.flatMap(() => allClusters)
+        ),
+        connection.changes.pipe(
+          Stream.changesWith((a, b) => Option.isSome(a.halted) === Option.isSome(b.halted)),
+          Stream.flatMap(() => allClusters)
+        ),
+        intent.changes.pipe(Stream.flatMap(() => allClusters))
+      ]
+    })
+    return {
+      controllers: [clusterController],
+      // The outbox drains to the events endpoint: only in modes that report there.
+      leaderRunnables: events ? [intent.run, outboxRun] : [intent.run],
+      caches: [clusters, credentialSecret]
+    }
+  })
+
