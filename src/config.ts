@@ -2,7 +2,7 @@
  * The operator's configuration, resolved once at start-up from flags and environment.
  * Components read it through the `OperatorConfig` service, so tests set it with a Layer.
  */
-import { Context, Duration, Layer } from "effect"
+import { Context, Duration, Layer, Redacted } from "effect"
 import { NamespaceGate, Names } from "./api/wellKnown.js"
 import { type LabelSelector, parseLabelSelector } from "./kube/labelSelector.js"
 import { Either } from "effect"
@@ -17,6 +17,10 @@ export interface OperatorConfigShape {
   readonly maxConcurrentReconciles: number
   /** How often every object is reconciled again even without events. */
   readonly resyncPeriod: Duration.Duration
+  /** HMAC secret of `vws1` approval claims; empty: every claim is refused. */
+  readonly approvalClaimSecret: Redacted.Redacted<string>
+  /** Where the velero engine creates Backup and Restore objects. */
+  readonly veleroNamespace: string
 }
 
 export class OperatorConfig extends Context.Tag("vworkspace/OperatorConfig")<OperatorConfig, OperatorConfigShape>() {}
@@ -28,7 +32,9 @@ export const defaultOperatorConfig: OperatorConfigShape = {
   namespaceSelector: defaultSelector,
   podNamespace: Names.defaultOperatorNamespace,
   maxConcurrentReconciles: 4,
-  resyncPeriod: Duration.minutes(10)
+  resyncPeriod: Duration.minutes(10),
+  approvalClaimSecret: Redacted.make(""),
+  veleroNamespace: Names.defaultVeleroNamespace
 }
 
 export const operatorConfigLayer = (overrides: Partial<OperatorConfigShape> = {}) =>
