@@ -39,6 +39,8 @@ export interface OperatorOptions {
   readonly watchNamespace?: string
   /** Watch tuning for every informer (tests shorten it); absent fields keep the informer defaults. */
   readonly informer?: Pick<InformerOptions, "idleTimeout" | "watchTimeoutSeconds" | "backoff">
+  /** The Operation engines, each registered in the EngineRegistry it provides. Default: the built-in ones. */
+  readonly engines?: Layer.Layer<EngineRegistry>
 }
 
 /** The ApplicationInstance controller's view of the cluster. */
@@ -81,7 +83,7 @@ export const startOperator = (
       informers.set(kind, yield* makeInformer(kind, { ...options.informer, ...scopedTo(kind), metrics: metrics.informer }))
     }
     // Engine children (Jobs, their Pods, Workflows, ...) carry the operation label: watch only those.
-    const engines = yield* Layer.build(builtinEnginesLayer)
+    const engines = yield* Layer.build(options.engines ?? builtinEnginesLayer)
     const childKinds = [...new Set((yield* Effect.flatMap(EngineRegistry, (r) => r.all).pipe(Effect.provide(engines))).flatMap((e) => e.childKinds))]
     for (const kind of childKinds.filter((k) => !informers.has(k))) {
       informers.set(

@@ -28,7 +28,8 @@ const timeoutSeconds = Schema.optional(PositiveInt)
 export const RunnerServiceAccountName = Schema.String.pipe(
   Schema.filter((s): boolean => s === Names.operationRunnerServiceAccount, {
     message: () => `parameters.serviceAccountName must be "${Names.operationRunnerServiceAccount}" or omitted`,
-    jsonSchema: { const: Names.operationRunnerServiceAccount }
+    jsonSchema: { const: Names.operationRunnerServiceAccount },
+    arbitrary: () => (fc) => fc.constant(Names.operationRunnerServiceAccount)
   })
 )
 

@@ -5,7 +5,7 @@
  * (the real Job controller writes them) and its newest pod is the operation's `logsRef`.
  */
 import { Effect, Either, Option, ParseResult, Schema } from "effect"
-import type { Operation } from "../api/operation.js"
+import type { Operation, OperationEngine } from "../api/operation.js"
 import type { JobEnvVar } from "../api/operationParameters.js"
 import { Names } from "../api/wellKnown.js"
 import type { KubeObject } from "../kube/object.js"
@@ -57,7 +57,7 @@ export interface JobReasons {
 }
 
 export interface RunnerJobEngineOptions<P> {
-  readonly name: "job" | "helmHookJob"
+  readonly name: OperationEngine
   readonly parameters: Schema.Schema<P>
   readonly jobSpec: (parameters: P) => RunnerJobSpec
   readonly reasons: JobReasons

@@ -95,3 +95,18 @@ export const eventsFor = (namespace: string, name: string) =>
       .list(Resources.Event, { namespace, fieldSelector: `involvedObject.name=${name}` })
       .pipe(Effect.map((l) => l.items.map((e) => ({ type: String(e["type"]), reason: String(e["reason"]), message: String(e["message"]) }))))
   )
+
+/** Merges annotations into an object (as `kubectl annotate` does). */
+export const annotate = (type: ResourceType, namespace: string | undefined, name: string, annotations: Readonly<Record<string, string>>) =>
+  Effect.flatMap(KubeApi, (api) => api.patch(type, name, namespace, "merge", { metadata: { annotations } }))
+
+export const deleteObject = (type: ResourceType, namespace: string | undefined, name: string) =>
+  Effect.flatMap(KubeApi, (api) => api.delete(type, name, namespace, { propagationPolicy: "Background" }))
+
+/** Waits until the object is gone from the API server. */
+export const waitGone = (type: ResourceType, namespace: string | undefined, name: string) =>
+  waitFor(
+    `${type.kind} ${namespace ?? ""}/${name} to be gone`,
+    getObject(type, namespace, name).pipe(Effect.map((o) => (Option.isNone(o) ? true : undefined))),
+    { timeout: "40 seconds" }
+  )
