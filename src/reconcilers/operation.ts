@@ -35,6 +35,7 @@ import { ReconcileResult, TerminalError } from "../runtime/controller.js"
 import { approvalBlockReason } from "../validation/approvalClaim.js"
 import {
   allowedTypesProblem,
+  canBeBlocked,
   capabilityProblem,
   conflictMessage,
   findConflict,
@@ -223,9 +224,12 @@ const admit = (op: Op) =>
     })
     if (approval !== undefined) return yield* block(op, R.AwaitingApproval, approvalHint(approval))
 
-    const others = yield* lookup.list(OpType, namespace)
-    const conflict = findConflict(op, others.flatMap((o) => Either.getOrElse(Either.map(decodeOperation(o), (d) => [d]), () => [])))
-    if (conflict !== undefined) return yield* block(op, R.ConflictingOperation, conflictMessage(conflict))
+    if (canBeBlocked(op.spec.type)) {
+      const others = yield* lookup.list(OpType, namespace)
+      const decodedOthers = others.flatMap((o) => Either.getOrElse(Either.map(decodeOperation(o), (d) => [d]), () => []))
+      const conflict = findConflict(op, decodedOthers)
+      if (conflict !== undefined) return yield* block(op, R.ConflictingOperation, conflictMessage(conflict))
+    }
 
     const registry = yield* EngineRegistry
     const engine = yield* registry.get(op.spec.engine)

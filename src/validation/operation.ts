@@ -78,6 +78,9 @@ const blockedBy: Readonly<Record<OperationType, ReadonlyArray<OperationType>>> =
 export const conflicts = (existing: OperationType, incoming: OperationType): boolean =>
   blockedBy[incoming].includes(existing)
 
+/** Whether any other operation can make one of this type wait. */
+export const canBeBlocked = (type: OperationType): boolean => blockedBy[type].length > 0
+
 const terminal = new Set(["Succeeded", "Failed", "Cancelled"])
 
 /** Not finished yet. With the earlier-blocks-later rule, an operation that has not started counts too. */

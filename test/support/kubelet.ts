@@ -36,52 +36,47 @@ const writePodStatus = (pod: KubeObject, status: Record<string, unknown>) =>
     )
   )
 
+const rfc3339Now = () => new Date().toISOString().replace(/\.\d{3}Z$/, "Z")
+
+/** The pod status the kubelet reports, for `phase` with each container in `state`. */
+const reportStatus = (pod: KubeObject, phase: "Running" | "Succeeded" | "Failed", state: Record<string, unknown>, now: string) => {
+  const running = phase === "Running"
+  return writePodStatus(pod, {
+    phase,
+    hostIP: "127.0.0.1",
+    podIP: "127.0.0.2",
+    startTime: now,
+    conditions: podConditions(now, running),
+    containerStatuses: containerNames(pod).map((c) => ({
+      name: c.name,
+      image: c.image,
+      imageID: `${c.image}@sha256:${"0".repeat(64)}`,
+      containerID: `containerd://${"1".repeat(64)}`,
+      ready: running,
+      started: running,
+      restartCount: 0,
+      state
+    }))
+  })
+}
+
 /** The container started: phase Running, the container running, the pod Ready. */
 export const startPod = (pod: KubeObject) =>
-  Effect.gen(function* () {
-    const now = new Date().toISOString().replace(/\.\d{3}Z$/, "Z")
-    return yield* writePodStatus(pod, {
-      phase: "Running",
-      hostIP: "127.0.0.1",
-      podIP: "127.0.0.2",
-      startTime: now,
-      conditions: podConditions(now, true),
-      containerStatuses: containerNames(pod).map((c) => ({
-        name: c.name,
-        image: c.image,
-        imageID: `${c.image}@sha256:${"0".repeat(64)}`,
-        containerID: `containerd://${"1".repeat(64)}`,
-        ready: true,
-        started: true,
-        restartCount: 0,
-        state: { running: { startedAt: now } }
-      }))
-    })
+  Effect.suspend(() => {
+    const now = rfc3339Now()
+    return reportStatus(pod, "Running", { running: { startedAt: now } }, now)
   })
 
 /** The container exited: Succeeded for exit code 0 (reason Completed), else Failed (reason Error). */
 export const finishPod = (pod: KubeObject, exitCode: number) =>
-  Effect.gen(function* () {
-    const now = new Date().toISOString().replace(/\.\d{3}Z$/, "Z")
-    return yield* writePodStatus(pod, {
-      phase: exitCode === 0 ? "Succeeded" : "Failed",
-      hostIP: "127.0.0.1",
-      podIP: "127.0.0.2",
-      startTime: now,
-      conditions: podConditions(now, false),
-      containerStatuses: containerNames(pod).map((c) => ({
-        name: c.name,
-        image: c.image,
-        imageID: `${c.image}@sha256:${"0".repeat(64)}`,
-        containerID: `containerd://${"1".repeat(64)}`,
-        ready: false,
-        started: false,
-        restartCount: 0,
-        state: {
-          terminated: { exitCode, reason: exitCode === 0 ? "Completed" : "Error", startedAt: now, finishedAt: now }
-        }
-      }))
-    })
+  Effect.suspend(() => {
+    const now = rfc3339Now()
+    return reportStatus(
+      pod,
+      exitCode === 0 ? "Succeeded" : "Failed",
+      { terminated: { exitCode, reason: exitCode === 0 ? "Completed" : "Error", startedAt: now, finishedAt: now } },
+      now
+    )
   })
 
 /** The Job's pods, as the Job controller labels them. */
