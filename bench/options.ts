@@ -1,7 +1,7 @@
 /** Command-line options of `npm run bench -- ...`. */
 import { Data, Either } from "effect"
 
-export const benchNames = ["throughput", "resync", "startup", "memory", "outbox", "pull"] as const
+export const benchNames = ["throughput", "resync", "startup", "memory", "outbox", "pull", "operations"] as const
 export type BenchName = (typeof benchNames)[number]
 
 export interface BenchOptions {
@@ -9,6 +9,8 @@ export interface BenchOptions {
   readonly only: ReadonlyArray<BenchName>
   /** ApplicationInstances for throughput, resync and startup. */
   readonly count: number
+  /** runCommand.job Operations for the operations benchmark. */
+  readonly operations: number
   /** Cache sizes the memory benchmark grows through, ascending. */
   readonly sizes: ReadonlyArray<number>
   /** The operator's maxConcurrentReconciles, and the plain client's concurrency. */
@@ -29,6 +31,7 @@ export class UsageError extends Data.TaggedError("UsageError")<{ readonly messag
 export const defaults: BenchOptions = {
   only: benchNames,
   count: 1000,
+  operations: 500,
   sizes: [1000, 10000],
   workers: 4,
   resyncSeconds: 10,
@@ -42,6 +45,7 @@ export const usage = `Usage: npm run bench -- [options]
 
   --only <names>            comma-separated subset of: ${benchNames.join(", ")} (default: all)
   --count <n>               ApplicationInstances for throughput, resync and startup (default ${defaults.count})
+  --operations <n>          runCommand.job Operations for the operations benchmark (default ${defaults.operations})
   --sizes <n,m,...>         cache sizes for the memory benchmark, ascending (default ${defaults.sizes.join(",")})
   --workers <n>             operator maxConcurrentReconciles = plain-client concurrency (default ${defaults.workers})
   --resync-seconds <n>      resync period of the resync benchmark (default ${defaults.resyncSeconds})
@@ -109,6 +113,9 @@ export const parseOptions = (argv: ReadonlyArray<string>): Either.Either<BenchOp
       }
       case "--count":
         failed = set("count", int())
+        break
+      case "--operations":
+        failed = set("operations", int())
         break
       case "--workers":
         failed = set("workers", int())

@@ -1,6 +1,6 @@
 /**
  * `npm run bench [-- --only throughput --count 1000]`: benchmarks of the ApplicationInstance
- * reconciler against a real kube-apiserver. Prints markdown tables on stdout and asserts nothing
+ * reconciler and of Operations against a real kube-apiserver. Prints markdown tables on stdout and asserts nothing
  * about time; every figure is printed next to its target and the load average.
  */
 import * as os from "node:os"
@@ -11,6 +11,7 @@ import { KubeApi } from "../src/kube/KubeApi.js"
 import { type BenchContext, describeError, liveKubeApi } from "./context.js"
 import { clockTicks } from "./cpu.js"
 import { memoryBench } from "./memory.js"
+import { operationsBench } from "./operations.js"
 import { type BenchName, type BenchOptions, parseOptions, usage } from "./options.js"
 import { outboxBench } from "./outbox.js"
 import { BenchError } from "./probe.js"
@@ -26,7 +27,8 @@ const benches: Record<BenchName, (ctx: BenchContext) => Effect.Effect<void, Benc
   startup: startupBench,
   memory: memoryBench,
   outbox: outboxBench,
-  pull: pullAgentBench
+  pull: pullAgentBench,
+  operations: operationsBench
 }
 
 const run = (options: BenchOptions) =>

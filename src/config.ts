@@ -2,7 +2,7 @@
  * The operator's configuration, resolved once at start-up from flags and environment.
  * Components read it through the `OperatorConfig` service, so tests set it with a Layer.
  */
-import { Context, Duration, Either, Layer, Option } from "effect"
+import { Context, Duration, Either, Layer, Option, Redacted } from "effect"
 import { NamespaceGate, Names } from "./api/wellKnown.js"
 import type { ConnectivityMode } from "./connectivity/modes/mode.js"
 import { type LabelSelector, parseLabelSelector } from "./kube/labelSelector.js"
@@ -43,6 +43,10 @@ export interface OperatorConfigShape {
   /** How often every object is reconciled again even without events. */
   readonly resyncPeriod: Duration.Duration
   readonly connectivity: ConnectivityConfig
+  /** HMAC secret of `vws1` approval claims; empty: every claim is refused. */
+  readonly approvalClaimSecret: Redacted.Redacted<string>
+  /** Where the velero engine creates Backup and Restore objects. */
+  readonly veleroNamespace: string
 }
 
 export class OperatorConfig extends Context.Tag("vworkspace/OperatorConfig")<OperatorConfig, OperatorConfigShape>() {}
@@ -64,7 +68,9 @@ export const defaultOperatorConfig: OperatorConfigShape = {
   podNamespace: Names.defaultOperatorNamespace,
   maxConcurrentReconciles: 4,
   resyncPeriod: Duration.minutes(10),
-  connectivity: defaultConnectivityConfig
+  connectivity: defaultConnectivityConfig,
+  approvalClaimSecret: Redacted.make(""),
+  veleroNamespace: Names.defaultVeleroNamespace
 }
 
 export const operatorConfigLayer = (overrides: Partial<OperatorConfigShape> = {}) =>

@@ -3,24 +3,37 @@
  * and the manager that runs them on the leader. The same program runs in `vworkspace-operator run`,
  * in the e2e tests and (with a `watchNamespace`) in integration tests; only Layers change.
  */
-import { Effect, Layer, type Scope } from "effect"
+import { Context, Effect, Layer, type Scope, Stream } from "effect"
+import { Labels } from "./api/wellKnown.js"
 import { OperatorConfig } from "./config.js"
 import { startConnectivity } from "./connectivity/wiring.js"
 import { type Informer, type InformerOptions, makeInformer } from "./kube/informer.js"
 import { kindAvailabilityFrom } from "./kube/availability.js"
 import { KubeApi } from "./kube/KubeApi.js"
-import type { ResourceType } from "./kube/object.js"
+import { objectKey, type ResourceType } from "./kube/object.js"
+import { builtinEnginesLayer } from "./engines/builtin.js"
+import { EngineRegistry } from "./engines/engine.js"
 import { Resources } from "./kube/resources.js"
 import { eventRecorderLive } from "./observability/events.js"
 import { Metrics } from "./observability/metrics.js"
 import { reconcileApplicationInstance } from "./reconcilers/applicationInstance.js"
 import { applicationInstanceInformers, applicationInstanceSources } from "./reconcilers/applicationInstanceSources.js"
 import { ObjectLookup } from "./reconcilers/objectLookup.js"
+import { reconcileOperation } from "./reconcilers/operation.js"
+import { WrittenPhases } from "./reconcilers/writtenPhases.js"
+import {
+  childEventKeys,
+  namespaceEventKeys,
+  operationEventKeys,
+  targetEventKeys,
+  wakeups
+} from "./reconcilers/operationWakeups.js"
 import { Controller } from "./runtime/controller.js"
 import type { BindAddress } from "./runtime/health.js"
 import type { LeaderElectionConfig } from "./runtime/leaderElection.js"
 import { Manager, type RunningManager } from "./runtime/manager.js"
 import { makeOwnWrites, recordingWrites } from "./runtime/ownWrites.js"
+import { eventsOf } from "./runtime/sources.js"
 
 export interface OperatorOptions {
   readonly healthProbe: BindAddress
@@ -32,17 +45,22 @@ export interface OperatorOptions {
   readonly informer?: Pick<InformerOptions, "idleTimeout" | "watchTimeoutSeconds" | "backoff" | "blindAfter">
   /** Reconcile only the Cluster of this name (tests share one API server). Absent: every Cluster. */
   readonly clusterName?: string
+  /** The Operation engines, each registered in the EngineRegistry it provides. Default: the built-in ones. */
+  readonly engines?: Layer.Layer<EngineRegistry>
 }
 
-const lookupFrom = (informers: ReadonlyMap<ResourceType, Informer>) =>
-  Layer.succeed(ObjectLookup, {
-    get: (type, namespace, name) => {
-      const informer = informers.get(type)
-      // Kinds without an informer are a wiring bug, not a state of the cluster.
-      if (informer === undefined) return Effect.dieMessage(`no informer for ${type.kind}`)
-      return informer.cache.get(namespace ? `${namespace}/${name}` : name)
-    }
+const lookupFrom = (informers: ReadonlyMap<ResourceType, Informer>) => {
+  const cacheOf = (type: ResourceType) => {
+    const informer = informers.get(type)
+    // Kinds without an informer are a wiring bug, not a state of the cluster.
+    return informer === undefined ? Effect.dieMessage(`no informer for ${type.kind}`) : Effect.succeed(informer.cache)
+  }
+  return Layer.succeed(ObjectLookup, {
+    get: (type, namespace, name) => Effect.flatMap(cacheOf(type), (c) => c.get(namespace ? `${namespace}/${name}` : name)),
+    list: (type, namespace) => Effect.flatMap(cacheOf(type), (c) => c.list(namespace)),
+    byLabel: (type, key, value) => Effect.flatMap(cacheOf(type), (c) => c.byLabel(key, value))
   })
+}
 
 export const startOperator = (
   options: OperatorOptions
@@ -51,15 +69,35 @@ export const startOperator = (
     const config = yield* OperatorConfig
     const metrics = yield* Metrics
     const informers = new Map<ResourceType, Informer>()
-    for (const { kind, transform } of applicationInstanceInformers) {
-      const scoped = kind.namespaced
+    const scopedTo = (kind: ResourceType) =>
+      kind.namespaced
         ? { namespace: options.watchNamespace }
         : options.watchNamespace
           ? { fieldSelector: `metadata.name=${options.watchNamespace}` }
           : {}
-      informers.set(kind, yield* makeInformer(kind, { ...options.informer, ...scoped, transform, metrics: metrics.informer }))
+    const primaries = [...applicationInstanceInformers, { kind: Resources.Operation, transform: undefined }]
+    for (const { kind, transform } of primaries) {
+      informers.set(kind, yield* makeInformer(kind, { ...options.informer, ...scopedTo(kind), transform, metrics: metrics.informer }))
     }
+    // Engine children (Jobs, their Pods, Workflows, ...) carry the operation label: watch only those.
+    // Third-party kinds are optional: a cluster without Velero, Argo, VolSync or CSI snapshots runs.
+    const engines = yield* Layer.build(options.engines ?? builtinEnginesLayer)
+    const childKinds = [...new Set((yield* Effect.flatMap(EngineRegistry, (r) => r.all).pipe(Effect.provide(engines))).flatMap((e) => e.childKinds))]
+    for (const kind of childKinds.filter((k) => !informers.has(k))) {
+      informers.set(
+        kind,
+        yield* makeInformer(kind, {
+          ...options.informer,
+          ...scopedTo(kind),
+          labelSelector: Labels.operation,
+          optional: kind.group !== "" && kind.group !== "batch",
+          metrics: metrics.informer
+        })
+      )
+    }
+    const ai = informers.get(Resources.ApplicationInstance)!
     const context = yield* Layer.build(Layer.mergeAll(lookupFrom(informers), kindAvailabilityFrom(informers), eventRecorderLive))
+    const operationContext = Context.merge(Context.merge(context, engines), yield* Layer.build(WrittenPhases.live))
     // The reconciler's own writes do not wake it again; everyone else's do.
     const ownWrites = makeOwnWrites()
     const reconcilerApi = Layer.succeed(KubeApi, recordingWrites(yield* KubeApi, ownWrites))
@@ -84,12 +122,29 @@ export const startOperator = (
     const connectivity = yield* startConnectivity({
       informer: options.informer,
       clusterName: options.clusterName,
-      reported: [informers.get(Resources.ApplicationInstance)!],
+      reported: [ai, informers.get(Resources.Operation)!],
       context
     })
 
+    const operations = informers.get(Resources.Operation)!.cache
+    const operationController = Controller.make({
+      name: "operation",
+      maxConcurrentReconciles: config.maxConcurrentReconciles,
+      reconcile: (key) => reconcileOperation(key).pipe(Effect.provide(operationContext)),
+      sources: [
+        wakeups(eventsOf(informers.get(Resources.Operation)!), operationEventKeys(operations)),
+        wakeups(eventsOf(ai), targetEventKeys(operations)),
+        wakeups(eventsOf(informers.get(Resources.Namespace)!), namespaceEventKeys(operations)),
+        ...childKinds.map((kind) => wakeups(eventsOf(informers.get(kind)!), childEventKeys(operations))),
+        Stream.tick(config.resyncPeriod).pipe(
+          Stream.drop(1),
+          Stream.flatMap(() => Stream.fromIterableEffect(operations.list()).pipe(Stream.map(objectKey)))
+        )
+      ]
+    })
+
     return yield* Manager.start({
-      controllers: [applicationInstances, ...connectivity.controllers],
+      controllers: [applicationInstances, operationController, ...connectivity.controllers],
       leaderRunnables: connectivity.leaderRunnables,
       caches: [...informers.values(), ...connectivity.caches],
       healthProbe: options.healthProbe,

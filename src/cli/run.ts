@@ -3,7 +3,7 @@
  * the Helm chart can set either.
  */
 import { Command, Options } from "@effect/cli"
-import { Config, Duration, Effect, Either, Layer, LogLevel, Option } from "effect"
+import { Config, Duration, Effect, Either, Layer, LogLevel, Option, Redacted } from "effect"
 import { Names } from "../api/wellKnown.js"
 import { OperatorConfig, defaultOperatorConfig } from "../config.js"
 import { ConnectivityModes, parseConnectivityMode } from "../connectivity/modes/mode.js"
@@ -87,6 +87,14 @@ const options = {
   gitopsNamespace: textFlag("gitops-namespace", "VWORKSPACE_GITOPS_NAMESPACE", "flux-system").pipe(
     Options.withDescription("GitOps: where the GitRepository and Kustomization live")
   ),
+  approvalClaimSecret: Options.redacted("approval-claim-secret").pipe(
+    Options.withFallbackConfig(Config.redacted("VWORKSPACE_APPROVAL_CLAIM_SECRET")),
+    Options.optional,
+    Options.withDescription("HMAC secret of vws1 approval claims (prefer the environment variable: flags show in ps)")
+  ),
+  veleroNamespace: textFlag("velero-namespace", "VELERO_NAMESPACE", Names.defaultVeleroNamespace).pipe(
+    Options.withDescription("Namespace of Velero's Backup and Restore objects")
+  ),
   logLevel: Options.choice("log-level", ["trace", "debug", "info", "warn", "error"]).pipe(
     Options.withFallbackConfig(Config.literal("trace", "debug", "info", "warn", "error")("LOG_LEVEL")),
     Options.withDefault("info" as const)
@@ -128,7 +136,11 @@ export const runCommand = Command.make("run", options, (o) =>
           secretRef: o.gitopsSecret,
           namespace: o.gitopsNamespace
         }))
-      }
+      },
+      approvalClaimSecret: Redacted.make(
+        Option.match(o.approvalClaimSecret, { onNone: () => "", onSome: (s) => Redacted.value(s).trim() })
+      ),
+      veleroNamespace: o.veleroNamespace
     })
     const kube = Option.match(o.kubeconfig, {
       onNone: () => KubeApiLive.fromDefault,

@@ -30,8 +30,9 @@ export const createNamespace = (
   }).pipe(Effect.asVoid)
 
 /**
- * Deletes a namespace; an absent one is fine. Without kube-controller-manager nothing empties it,
- * so it stays Terminating with its contents: tests must not rely on that cleanup.
+ * Deletes a namespace; an absent one is fine. The cluster's kube-controller-manager empties it and
+ * removes it; objects whose finalizers nobody releases (an operator that has stopped) keep it
+ * Terminating.
  */
 export const deleteNamespace = (target: ApiTarget, name: string): Effect.Effect<void, ApiRequestFailed | ApiStatusError> =>
   requestJson(target, { method: "DELETE", path: `/api/v1/namespaces/${encodeURIComponent(name)}`, timeout: Duration.seconds(30) }, [

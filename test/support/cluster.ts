@@ -54,7 +54,7 @@ export const adminRequest = (req: ApiRequest): Effect.Effect<ApiResponse, FileEr
 /** A unique DNS-1123 name that starts with `prefix`. */
 export const testNamespaceName = (prefix: string): string => uniqueName(prefix)
 
-/** Deletes a namespace (absent is fine). Nothing empties it without kube-controller-manager. */
+/** Deletes a namespace (absent is fine); kube-controller-manager empties and removes it. */
 export const deleteNamespace = (name: string): Effect.Effect<void, FileError | ApiRequestFailed | ApiStatusError> =>
   Effect.flatMap(adminTarget, (t) => deleteNamespaceWith(t, name))
 

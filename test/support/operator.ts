@@ -4,6 +4,7 @@
  */
 import { Effect, Layer, Logger, LogLevel } from "effect"
 import { type OperatorConfigShape, operatorConfigLayer } from "../../src/config.js"
+import type { EngineRegistry } from "../../src/engines/engine.js"
 import { KubeApiLive } from "../../src/kube/KubeApiLive.js"
 import { Metrics } from "../../src/observability/metrics.js"
 import { startOperator } from "../../src/operator.js"
@@ -18,12 +19,14 @@ export const startTestOperator = (options: {
   readonly leaderElection?: LeaderElectionConfig
   /** Reconcile this Cluster only; default: the one named after the test namespace. */
   readonly clusterName?: string
+  readonly engines?: Layer.Layer<EngineRegistry>
 }) =>
   startOperator({
     healthProbe: { host: "127.0.0.1", port: 0 },
     watchNamespace: options.namespace,
     leaderElection: options.leaderElection,
-    clusterName: options.clusterName ?? options.namespace
+    clusterName: options.clusterName ?? options.namespace,
+    engines: options.engines
   }).pipe(
     Effect.provide(Layer.mergeAll(operatorConfigLayer(options.config), Metrics.test)),
     // Quiet unless asked: VWORKSPACE_TEST_LOG=debug shows what the operator did.

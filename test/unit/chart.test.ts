@@ -87,6 +87,8 @@ describe("Chart.yaml and values.yaml", () => {
         logLevel: "info",
         maxConcurrentReconciles: 4
       },
+      approvalClaimSecret: { name: "", key: "approval-claim-secret" },
+      velero: { namespace: "velero" },
       metrics: { service: { enabled: false } },
       resources: { requests: { cpu: "10m", memory: "64Mi" }, limits: { cpu: "500m", memory: "256Mi" } },
       podSecurityContext: { runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } },
@@ -173,10 +175,20 @@ describe("rendered with default values", () => {
         namespaceSelector: "managed-by=vworkspace",
         maxConcurrentReconciles: 4,
         resyncPeriod: 600,
-        logLevel: "info"
+        logLevel: "info",
+        veleroNamespace: "velero"
       }
     })
     expect(args.some((a) => a.startsWith("--watch-namespace") || a.startsWith("--cluster-id"))).toBe(false)
+  })
+
+  it("reads the approval claim secret from the named Secret, never from a value", () => {
+    const c = manager(render({ approvalClaimSecret: { name: "ops-approvals", key: "hmac" } }).objects)
+    expect(c["env"]).toContainEqual({
+      name: "VWORKSPACE_APPROVAL_CLAIM_SECRET",
+      valueFrom: { secretKeyRef: { name: "ops-approvals", key: "hmac" } }
+    })
+    expect(arr(c["args"]).map(String).some((a) => a.startsWith("--approval-claim-secret"))).toBe(false)
   })
 
   it("gives the pod its namespace, probes on the health port, and a locked-down security context", () => {
