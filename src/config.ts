@@ -17,6 +17,8 @@ export interface OperatorConfigShape {
   readonly maxConcurrentReconciles: number
   /** How often every object is reconciled again even without events. */
   readonly resyncPeriod: Duration.Duration
+  /** Where the velero engine creates Backup and Restore objects (`--velero-namespace`). */
+  readonly veleroNamespace: string
 }
 
 export class OperatorConfig extends Context.Tag("vworkspace/OperatorConfig")<OperatorConfig, OperatorConfigShape>() {}
@@ -28,7 +30,8 @@ export const defaultOperatorConfig: OperatorConfigShape = {
   namespaceSelector: defaultSelector,
   podNamespace: Names.defaultOperatorNamespace,
   maxConcurrentReconciles: 4,
-  resyncPeriod: Duration.minutes(10)
+  resyncPeriod: Duration.minutes(10),
+  veleroNamespace: Names.defaultVeleroNamespace
 }
 
 export const operatorConfigLayer = (overrides: Partial<OperatorConfigShape> = {}) =>
