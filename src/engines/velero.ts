@@ -5,7 +5,7 @@
  * backup and outlives the Operation. Cancel deletes the object only while Velero is still working
  * on it; a finished one is kept.
  */
-import { Effect, Option } from "effect"
+import { Effect, Option, Schema } from "effect"
 import type { Operation } from "../api/operation.js"
 import { BackupVeleroParameters, RestoreVeleroParameters } from "../api/operationParameters.js"
 import { VeleroBackup, VeleroRestore } from "../api/thirdParty/velero.js"
@@ -43,9 +43,6 @@ export const VeleroReason = {
   /** The Degraded reason that goes with PartiallyFailed. */
   PartialFailure: "PartialFailure"
 } as const
-
-/** Phases after which Velero does no more work on the object. */
-const finalPhases = new Set(["Completed", "PartiallyFailed", "Failed", "FailedValidation"])
 
 export const desiredBackup = (
   op: Operation,
@@ -244,18 +241,14 @@ export const veleroEngine: OperationEngineService = {
       const { veleroNamespace } = yield* OperatorConfig
       const kind = yield* kindOf(operation)
       const type = kind === "Backup" ? Resources.VeleroBackup : Resources.VeleroRestore
-      yield* deleteOwnedChild(type, operation, veleroNamespace, workloadName(operation), (child) =>
-        finalPhases.has(phaseOf(child))
-      )
+      yield* deleteOwnedChild(type, operation, veleroNamespace, workloadName(operation), Schema.is(Finished))
     })
 }
 
-const phaseOf = (child: KubeObject): string => {
-  const status = child["status"]
-  return typeof status === "object" && status !== null && "phase" in status && typeof status.phase === "string"
-    ? status.phase
-    : ""
-}
+/** A Backup or Restore Velero has finished with is a record: cancel keeps it. */
+const Finished = Schema.Struct({
+  status: Schema.Struct({ phase: Schema.Literal("Completed", "PartiallyFailed", "Failed", "FailedValidation") })
+})
 
 /** Registers the velero engine. */
 export const veleroEngineLayer = registerEngine(veleroEngine)
