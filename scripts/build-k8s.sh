@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the local test cluster's binaries from Go modules into a cache folder outside the repo.
 #
-#   scripts/build-k8s.sh [binaries]        etcd + kube-apiserver; prints the bin dir
+#   scripts/build-k8s.sh [binaries]        etcd, kube-apiserver and kube-controller-manager; prints the bin dir
 #   scripts/build-k8s.sh helm-controller-crds
 #                                          HelmRelease CRD generated from github.com/fluxcd/helm-controller/api;
 #                                          prints the dir holding the YAML
@@ -56,9 +56,26 @@ build_etcd() {
   mv -f "$OUT/etcd.tmp" "$OUT/etcd"
 }
 
+# The commands of k8s.io/kubernetes the throwaway module builds (their imports decide go.sum).
+KUBE_COMMANDS="kube-apiserver kube-controller-manager"
+
+kube_tools_go() {
+  printf 'package main\nimport (\n'
+  local c
+  for c in $KUBE_COMMANDS; do printf '\t_ "k8s.io/kubernetes/cmd/%s"\n' "$c"; done
+  printf ')\nfunc main() {}\n'
+}
+
 kubernetes_module() {
   local work="$OUT/mod-kubernetes"
-  if [ -f "$work/go.sum" ] && grep -q "k8s.io/kubernetes $K8S_VERSION" "$work/go.mod"; then return 0; fi
+  if [ -f "$work/go.sum" ] && grep -q "k8s.io/kubernetes $K8S_VERSION" "$work/go.mod"; then
+    # A module made for fewer commands only needs their imports added and tidied.
+    if [ "$(cat "$work/tools.go" 2>/dev/null)" != "$(kube_tools_go)" ]; then
+      kube_tools_go > "$work/tools.go"
+      (cd "$work" && go mod tidy >&2)
+    fi
+    return 0
+  fi
   new_module "$work" vworkspace.local/k8sbuild
   local gomod minor
   gomod=$(gomod_path "k8s.io/kubernetes@$K8S_VERSION")
@@ -67,7 +84,7 @@ kubernetes_module() {
     echo "require k8s.io/kubernetes $K8S_VERSION"
     grep -E '^\s*k8s.io/[a-z0-9-]+ => \./staging' "$gomod" | awk -v v="$minor" '{print "replace " $1 " => " $1 " " v}'
   } >> "$work/go.mod"
-  printf 'package main\nimport _ "k8s.io/kubernetes/cmd/kube-apiserver"\nfunc main() {}\n' > "$work/tools.go"
+  kube_tools_go > "$work/tools.go"
   (cd "$work" && go mod tidy >&2)
 }
 
@@ -129,6 +146,7 @@ case "${1:-binaries}" in
   binaries)
     build_etcd
     build_kube kube-apiserver
+    build_kube kube-controller-manager
     echo "$OUT"
     ;;
   helm-controller-crds)

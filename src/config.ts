@@ -2,7 +2,7 @@
  * The operator's configuration, resolved once at start-up from flags and environment.
  * Components read it through the `OperatorConfig` service, so tests set it with a Layer.
  */
-import { Context, Duration, Layer } from "effect"
+import { Context, Duration, Layer, Redacted } from "effect"
 import { NamespaceGate, Names } from "./api/wellKnown.js"
 import { type LabelSelector, parseLabelSelector } from "./kube/labelSelector.js"
 import { Either } from "effect"
@@ -17,7 +17,9 @@ export interface OperatorConfigShape {
   readonly maxConcurrentReconciles: number
   /** How often every object is reconciled again even without events. */
   readonly resyncPeriod: Duration.Duration
-  /** Where the velero engine creates Backup and Restore objects (`--velero-namespace`). */
+  /** HMAC secret of `vws1` approval claims; empty: every claim is refused. */
+  readonly approvalClaimSecret: Redacted.Redacted<string>
+  /** Where the velero engine creates Backup and Restore objects. */
   readonly veleroNamespace: string
 }
 
@@ -31,6 +33,7 @@ export const defaultOperatorConfig: OperatorConfigShape = {
   podNamespace: Names.defaultOperatorNamespace,
   maxConcurrentReconciles: 4,
   resyncPeriod: Duration.minutes(10),
+  approvalClaimSecret: Redacted.make(""),
   veleroNamespace: Names.defaultVeleroNamespace
 }
 

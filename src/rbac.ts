@@ -89,6 +89,36 @@ export const managerRules: ReadonlyArray<Rule> = [
     resources: ["events"],
     verbs: ["create"],
     why: "an Event for every condition transition"
+  },
+  {
+    apiGroups: ["ops.vworkspace.io"],
+    resources: ["operations"],
+    verbs: ["list", "watch", "patch"],
+    why: "Operation informer; finalizer add/remove (merge patch under a resourceVersion precondition)"
+  },
+  {
+    apiGroups: ["ops.vworkspace.io"],
+    resources: ["operations/status"],
+    verbs: ["patch"],
+    why: "Operation status: server-side apply to /status"
+  },
+  {
+    apiGroups: ["batch"],
+    resources: ["jobs"],
+    verbs: ["get", "list", "watch", "create", "delete"],
+    why: "job and helmHookJob engines: informer (operation label), create, read back on AlreadyExists, cancel"
+  },
+  {
+    apiGroups: [""],
+    resources: ["pods"],
+    verbs: ["list", "watch"],
+    why: "job engines: the Job's pod is the operation's logsRef (informer, operation label)"
+  },
+  {
+    apiGroups: [""],
+    resources: ["serviceaccounts"],
+    verbs: ["create"],
+    why: "job engines: the runner ServiceAccount vworkspace-operation-runner, created when missing"
   }
 ]
 

@@ -3,7 +3,7 @@
  * the Helm chart can set either.
  */
 import { Command, Options } from "@effect/cli"
-import { Config, Duration, Effect, Either, Layer, LogLevel, Option } from "effect"
+import { Config, Duration, Effect, Either, Layer, LogLevel, Option, Redacted } from "effect"
 import { Names } from "../api/wellKnown.js"
 import { OperatorConfig, defaultOperatorConfig } from "../config.js"
 import { KubeApiLive } from "../kube/KubeApiLive.js"
@@ -53,6 +53,14 @@ const options = {
     Options.withDefault(600),
     Options.withDescription("Reconcile every object again this often, even without events")
   ),
+  approvalClaimSecret: Options.redacted("approval-claim-secret").pipe(
+    Options.withFallbackConfig(Config.redacted("VWORKSPACE_APPROVAL_CLAIM_SECRET")),
+    Options.optional,
+    Options.withDescription("HMAC secret of vws1 approval claims (prefer the environment variable: flags show in ps)")
+  ),
+  veleroNamespace: textFlag("velero-namespace", "VELERO_NAMESPACE", Names.defaultVeleroNamespace).pipe(
+    Options.withDescription("Namespace of Velero's Backup and Restore objects")
+  ),
   logLevel: Options.choice("log-level", ["trace", "debug", "info", "warn", "error"]).pipe(
     Options.withFallbackConfig(Config.literal("trace", "debug", "info", "warn", "error")("LOG_LEVEL")),
     Options.withDefault("info" as const)
@@ -78,7 +86,11 @@ export const runCommand = Command.make("run", options, (o) =>
       namespaceSelector: selector.right,
       podNamespace: o.podNamespace,
       maxConcurrentReconciles: o.maxConcurrentReconciles,
-      resyncPeriod: Duration.seconds(o.resyncPeriod)
+      resyncPeriod: Duration.seconds(o.resyncPeriod),
+      approvalClaimSecret: Redacted.make(
+        Option.match(o.approvalClaimSecret, { onNone: () => "", onSome: (s) => Redacted.value(s).trim() })
+      ),
+      veleroNamespace: o.veleroNamespace
     })
     const kube = Option.match(o.kubeconfig, {
       onNone: () => KubeApiLive.fromDefault,

@@ -10,6 +10,7 @@ import { ETCD_VERSION, HELM_CONTROLLER_API_VERSION, K8S_VERSION } from "./versio
 export interface Binaries {
   readonly etcd: string
   readonly kubeApiserver: string
+  readonly kubeControllerManager: string
 }
 
 /**
@@ -71,10 +72,11 @@ const runBuildScript = (mode: "binaries" | "helm-controller-crds"): Effect.Effec
     })
   })
 
-/** etcd and kube-apiserver, built on first use and cached. */
+/** etcd, kube-apiserver and kube-controller-manager, built on first use and cached. */
 export const ensureBinaries: Effect.Effect<Binaries, CommandFailed> = Effect.map(runBuildScript("binaries"), (dir) => ({
   etcd: path.join(dir, "etcd"),
-  kubeApiserver: path.join(dir, "kube-apiserver")
+  kubeApiserver: path.join(dir, "kube-apiserver"),
+  kubeControllerManager: path.join(dir, "kube-controller-manager")
 }))
 
 /** The folder with the HelmRelease CRD generated from helm-controller's API module. */

@@ -20,7 +20,8 @@ export const ClusterInfo = Schema.Struct({
   k8sVersion: Schema.String,
   etcdVersion: Schema.String,
   etcd: Schema.Struct({ pid: Schema.Number, clientPort: Schema.Number, peerPort: Schema.Number, logFile: Schema.String }),
-  apiserver: Schema.Struct({ pid: Schema.Number, port: Schema.Number, logFile: Schema.String })
+  apiserver: Schema.Struct({ pid: Schema.Number, port: Schema.Number, logFile: Schema.String }),
+  controllerManager: Schema.Struct({ pid: Schema.Number, logFile: Schema.String })
 })
 export type ClusterInfo = typeof ClusterInfo.Type
 
@@ -39,7 +40,7 @@ const OWNER_FILE = "owner.json"
 const fileError = (p: string) => (e: unknown) => new FileError({ path: p, message: errorMessage(e) })
 
 /**
- * The etcd and kube-apiserver processes of the cluster in `dir`, found through /proc: the program
+ * The etcd, kube-apiserver and kube-controller-manager processes of the cluster in `dir`, found through /proc: the program
  * is one of ours and an argument points into the folder. (Not, say, a `tail -f` of its log.)
  */
 const clusterProcesses = (dir: string): ReadonlyArray<number> => {
@@ -51,7 +52,7 @@ const clusterProcesses = (dir: string): ReadonlyArray<number> => {
       .filter((pid) => {
         try {
           const argv = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0")
-          return /\/(etcd|kube-apiserver)$/.test(argv[0] ?? "") && argv.some((a) => a.includes(dir + path.sep))
+          return /\/(etcd|kube-apiserver|kube-controller-manager)$/.test(argv[0] ?? "") && argv.some((a) => a.includes(dir + path.sep))
         } catch {
           return false
         }
@@ -165,6 +166,33 @@ const etcdHealthy = (port: number): Effect.Effect<boolean> =>
     req.on("error", () => resume(Effect.succeed(false)))
   })
 
+/**
+ * The controllers of kube-controller-manager the cluster runs: garbage collection (ownerReference
+ * cascades, Background propagation), namespace deletion, Jobs and their TTL, ServiceAccounts, and
+ * the workload controllers. Nothing that needs nodes or a cloud (no pod GC of unbound pods, no
+ * node lifecycle).
+ */
+export const controllerManagerControllers: ReadonlyArray<string> = [
+  "garbage-collector-controller",
+  "namespace-controller",
+  "job-controller",
+  "cronjob-controller",
+  "ttl-after-finished-controller",
+  "serviceaccount-controller",
+  "serviceaccount-token-controller",
+  "root-ca-certificate-publisher-controller",
+  "replicaset-controller",
+  "deployment-controller",
+  "statefulset-controller"
+]
+
+/** The serviceaccount controller has created `default/default`: the controller manager runs. */
+const defaultServiceAccountExists = (target: ApiTarget): Effect.Effect<boolean> =>
+  request(target, { method: "GET", path: "/api/v1/namespaces/default/serviceaccounts/default", timeout: Duration.seconds(5) }).pipe(
+    Effect.map((res) => res.status === 200),
+    Effect.orElseSucceed(() => false)
+  )
+
 const apiserverReady = (target: ApiTarget): Effect.Effect<boolean> =>
   request(target, { method: "GET", path: "/readyz", timeout: Duration.seconds(5) }).pipe(
     Effect.map((res) => res.status === 200),
@@ -173,7 +201,8 @@ const apiserverReady = (target: ApiTarget): Effect.Effect<boolean> =>
 
 /**
  * Starts etcd and kube-apiserver on free loopback ports, with a fresh CA, serving and admin
- * certificates and service-account keys, writes an admin kubeconfig and waits for /readyz.
+ * certificates and service-account keys, writes an admin kubeconfig and waits for /readyz; then
+ * kube-controller-manager with that kubeconfig and the service-account key.
  * On failure everything started so far is stopped and the folder removed; the error carries the
  * failing component's log tail.
  */
@@ -251,8 +280,8 @@ export const launchCluster = (
           "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
           `--service-account-key-file=${sa.publicKey}`,
           `--service-account-signing-key-file=${sa.privateKey}`,
-          // No controller-manager creates the `default` ServiceAccount, so this plugin would
-          // reject every Pod; envtest disables it for the same reason.
+          // Pods the tests create name ServiceAccounts that may not exist; envtest disables the
+          // plugin for the same reason (the controller manager still creates `default`).
           "--disable-admission-plugins=ServiceAccount",
           // As hardened clusters do: setting blockOwnerDeletion needs update on the owner's finalizers.
           "--enable-admission-plugins=OwnerReferencesPermissionEnforcement",
@@ -270,6 +299,25 @@ export const launchCluster = (
       const target = yield* targetFromKubeconfig(kubeconfigPath)
       yield* waitReady("kube-apiserver", apiserver, apiLog, timeout, apiserverReady(target))
 
+      const kcmLog = path.join(dir, "kube-controller-manager.log")
+      const controllerManager = yield* spawnDaemon(
+        bins.kubeControllerManager,
+        [
+          `--kubeconfig=${kubeconfigPath}`,
+          // No serving endpoint: readiness is the default ServiceAccount its controller creates.
+          "--secure-port=0",
+          "--leader-elect=false",
+          `--controllers=${controllerManagerControllers.join(",")}`,
+          `--service-account-private-key-file=${sa.privateKey}`,
+          `--root-ca-file=${pki.caCert}`,
+          "--use-service-account-credentials=false",
+          "--v=1"
+        ],
+        kcmLog,
+        detached
+      )
+      yield* waitReady("kube-controller-manager", controllerManager, kcmLog, timeout, defaultServiceAccountExists(target))
+
       const info: ClusterInfo = {
         dir,
         kubeconfigPath,
@@ -278,7 +326,8 @@ export const launchCluster = (
         k8sVersion: K8S_VERSION,
         etcdVersion: ETCD_VERSION,
         etcd: { pid: etcd.pid, clientPort, peerPort, logFile: etcdLog },
-        apiserver: { pid: apiserver.pid, port: apiPort, logFile: apiLog }
+        apiserver: { pid: apiserver.pid, port: apiPort, logFile: apiLog },
+        controllerManager: { pid: controllerManager.pid, logFile: kcmLog }
       }
       yield* Effect.try({
         try: () => fs.writeFileSync(path.join(dir, "cluster.json"), JSON.stringify(info, null, 2)),
@@ -305,12 +354,13 @@ const removeCluster = (dir: string): Effect.Effect<void> =>
   }).pipe(Effect.ignore)
 
 /**
- * Stops a cluster: the API server first (so it does not log etcd errors on the way down), then
- * etcd, each by PID and only if the PID still belongs to this cluster; then removes its folder.
+ * Stops a cluster: the controller manager, then the API server (so neither logs errors on the way
+ * down), then etcd, each by PID and only if the PID still belongs to this cluster; then removes
+ * its folder.
  */
 export const stopCluster = (info: ClusterInfo): Effect.Effect<void> =>
   Effect.gen(function* () {
-    for (const pid of [info.apiserver.pid, info.etcd.pid]) {
+    for (const pid of [info.controllerManager.pid, info.apiserver.pid, info.etcd.pid]) {
       if (pidMatches(pid, info.dir + path.sep)) yield* stopPid(pid)
     }
     yield* removeCluster(info.dir)
@@ -319,9 +369,9 @@ export const stopCluster = (info: ClusterInfo): Effect.Effect<void> =>
     unregister?.()
   })
 
-/** Whether both daemons of the cluster are still running. */
+/** Whether all daemons of the cluster are still running. */
 export const clusterAlive = (info: ClusterInfo): boolean =>
-  pidMatches(info.apiserver.pid, info.dir + path.sep) && pidMatches(info.etcd.pid, info.dir + path.sep)
+  [info.controllerManager.pid, info.apiserver.pid, info.etcd.pid].every((pid) => pidMatches(pid, info.dir + path.sep))
 
 /** A cluster for the lifetime of the enclosing Scope. */
 export const scopedCluster = (

@@ -1,11 +1,12 @@
 /**
  * The helm engine (`upgrade.helm`). It upgrades through the ApplicationInstance, never around it:
- * it sets the instance's `spec.chart.version` to `targetVersion` and merges `valuesPatch` into
- * `spec.values.inline`, and the instance's own reconciler carries the change to the Flux
+ * it sets the instance's `spec.chart.version` to `targetVersion` and replaces the top-level keys of
+ * `spec.values.inline` named in `valuesPatch` (a shallow merge, as the template says; `null`
+ * removes a key), and the instance's own reconciler carries the change to the Flux
  * HelmRelease. Patching the HelmRelease directly (as the original did) is undone by the next
  * instance reconcile.
  *
- * Field ownership: the change is a JSON merge patch (an Update) under the operator's field manager
+ * Field ownership: the change is a JSON patch (an Update) under the operator's field manager
  * `vworkspace-operator`, touching only those fields. The operator then owns exactly them; the rest
  * of the spec stays with whoever applied it (`vworkspace-agent` in Pull mode). Server-side apply
  * would be wrong here: one manager applying different field sets over a series of upgrades
@@ -25,10 +26,10 @@ import { FieldManagers } from "../api/wellKnown.js"
 import { isJsonObject, type JsonObject } from "../helm/values.js"
 import { KubeApi } from "../kube/KubeApi.js"
 import { Resources } from "../kube/resources.js"
-import { containsDesired } from "../reconcilers/writes.js"
+import { jsonEqual } from "../reconcilers/writes.js"
 import { EngineError, EngineObservation, type OperationEngineService, registerEngine, type WorkloadRef } from "./engine.js"
 import { upgradeProgress } from "./helmProgress.js"
-import { apiError, decodeParameters, readChild } from "./workload.js"
+import { decodeParameters, kubeFailure, readCached } from "./workload.js"
 
 export const HelmReason = {
   InProgress: "HelmUpgradeInProgress",
@@ -68,7 +69,9 @@ const upgradable = (target: ApplicationInstance): Effect.Effect<Upgradable, Engi
 /** What the upgrade asks of the instance's spec; `wantedVersion` is what must end up released. */
 interface Change {
   readonly wantedVersion: string
-  readonly patch: Record<string, unknown>
+  readonly version: string | undefined
+  /** Top-level keys of `spec.values.inline` to replace whole (`null` removes the key). */
+  readonly values: Readonly<Record<string, unknown>>
 }
 
 const changeOf = (target: Upgradable, p: UpgradeHelmParameters): Effect.Effect<Change, EngineError> => {
@@ -83,32 +86,34 @@ const changeOf = (target: Upgradable, p: UpgradeHelmParameters): Effect.Effect<C
       })
     )
   }
-  return Effect.succeed({
-    wantedVersion: p.targetVersion ?? target.version,
-    patch: {
-      ...(p.targetVersion !== undefined ? { chart: { version: p.targetVersion } } : {}),
-      ...(p.valuesPatch !== undefined ? { values: { inline: p.valuesPatch } } : {})
-    }
-  })
+  return Effect.succeed({ wantedVersion: p.targetVersion ?? target.version, version: p.targetVersion, values: p.valuesPatch ?? {} })
 }
 
-/** The instance's spec already says what the upgrade asks (merge-patch semantics: `null` removes a key). */
-const applied = (target: ApplicationInstance, change: Change): boolean => {
-  const spec: unknown = target.spec
-  return containsDesired(withoutNulls(change.patch), spec) && nullsAbsent(change.patch, spec)
-}
+/** The instance's spec already says what the upgrade asks. */
+const applied = (t: Upgradable, change: Change): boolean =>
+  (change.version === undefined || t.version === change.version) &&
+  Object.entries(change.values).every(([k, v]) => (v === null ? t.inline?.[k] === undefined : jsonEqual(t.inline?.[k], v)))
 
-const withoutNulls = (v: unknown): unknown =>
-  isRecord(v) ? Object.fromEntries(Object.entries(v).filter(([, x]) => x !== null).map(([k, x]) => [k, withoutNulls(x)])) : v
+/** RFC 6902 path segment. */
+const pointer = (key: string) => key.replace(/~/g, "~0").replace(/\//g, "~1")
 
-const nullsAbsent = (patch: unknown, observed: unknown): boolean =>
-  !isRecord(patch) ||
-  Object.entries(patch).every(([k, x]) => {
-    const o = isRecord(observed) ? observed[k] : undefined
-    return x === null ? o === undefined : nullsAbsent(x, o)
-  })
-
-const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v)
+/**
+ * A JSON patch of exactly the fields the upgrade changes: `test` on the uid (never a re-created
+ * instance of the same name), the chart version, and each top-level values key replaced whole
+ * (the template's shallow merge).
+ */
+const patchOf = (target: ApplicationInstance, t: Upgradable, change: Change): ReadonlyArray<Record<string, unknown>> => [
+  { op: "test", path: "/metadata/uid", value: target.metadata.uid },
+  ...(change.version === undefined ? [] : [{ op: "replace", path: "/spec/chart/version", value: change.version }]),
+  ...(Object.keys(change.values).length > 0 && t.inline === undefined ? [{ op: "add", path: "/spec/values/inline", value: {} }] : []),
+  ...Object.entries(change.values).flatMap(([k, v]) =>
+    v === null
+      ? t.inline?.[k] === undefined
+        ? []
+        : [{ op: "remove", path: `/spec/values/inline/${pointer(k)}` }]
+      : [{ op: "add", path: `/spec/values/inline/${pointer(k)}`, value: v }]
+  )
+]
 
 const helmReleaseRef = (t: Upgradable): WorkloadRef => ({ kind: Resources.HelmRelease.kind, name: t.releaseName, namespace: t.namespace })
 
@@ -125,19 +130,13 @@ export const helmEngine: OperationEngineService = {
   materialize: ({ target, parameters }) =>
     Effect.gen(function* () {
       const { t, change } = yield* plan(target, parameters)
-      if (!applied(target, change)) {
+      if (!applied(t, change)) {
         const api = yield* KubeApi
         yield* api
-          .patch(
-            Resources.ApplicationInstance,
-            target.metadata.name ?? "",
-            t.namespace,
-            "merge",
-            // The uid makes the patch fail rather than land on a re-created instance of the same name.
-            { metadata: { uid: target.metadata.uid }, spec: change.patch },
-            { fieldManager: FieldManagers.operator }
-          )
-          .pipe(Effect.mapError((e) => apiError(`patch ApplicationInstance ${t.namespace}/${target.metadata.name ?? ""}`, e)))
+          .patch(Resources.ApplicationInstance, target.metadata.name ?? "", t.namespace, "json", patchOf(target, t, change), {
+            fieldManager: FieldManagers.operator
+          })
+          .pipe(Effect.mapError(kubeFailure(`patch ApplicationInstance ${t.namespace}/${target.metadata.name ?? ""}`)))
       }
       return helmReleaseRef(t)
     }),
@@ -146,12 +145,12 @@ export const helmEngine: OperationEngineService = {
       const { t, change } = yield* plan(target, parameters)
       const workload = helmReleaseRef(t)
       const waiting = (message: string) => EngineObservation.Running({ reason: HelmReason.InProgress, message, workload, logsRef: workload })
-      if (!applied(target, change)) return waiting(`waiting for ApplicationInstance ${t.namespace}/${target.metadata.name ?? ""} to carry the upgrade`)
+      if (!applied(t, change)) return waiting(`waiting for ApplicationInstance ${t.namespace}/${target.metadata.name ?? ""} to carry the upgrade`)
       const status = target.status
       if (status?.observedGeneration !== target.metadata.generation || status?.lastAppliedChart?.version !== change.wantedVersion) {
         return waiting(`waiting for the ApplicationInstance reconciler to apply chart version ${change.wantedVersion} to the HelmRelease`)
       }
-      const found = yield* readChild(Resources.HelmRelease, HelmRelease, t.namespace, t.releaseName)
+      const found = yield* readCached(Resources.HelmRelease, HelmRelease, t.namespace, t.releaseName)
       if (Option.isNone(found)) return waiting(`waiting for HelmRelease ${t.namespace}/${t.releaseName}`)
       const hr = found.value
       const specVersion = hr.spec?.chart?.spec.version

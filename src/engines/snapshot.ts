@@ -1,26 +1,26 @@
 /**
- * The snapshot engine (CSI). `backup.snapshot` creates a `VolumeSnapshot` of one PVC of the target
- * namespace; the CSI snapshotter's `readyToUse` means Succeeded, its `error` means Failed.
+ * The snapshot engine (CSI). `backup.snapshot` creates a `VolumeSnapshot` of each named PVC of the
+ * target namespace (`<namespace>--<name>-<pvc>`); when every one is `readyToUse` the Operation
+ * has Succeeded, and an `error` on any of them fails it.
  * `restore.snapshot` creates a new PVC whose `dataSource` is a VolumeSnapshot; it succeeds when the
  * claim is Bound. Neither object gets an owner reference: the snapshot and the restored volume are
  * the results and outlive the Operation. Cancel deletes them only while they are unfinished.
  */
 import { Effect, Option, Schema } from "effect"
 import type { Operation } from "../api/operation.js"
+import { BackupSnapshotParameters, RestoreSnapshotParameters } from "../api/operationParameters.js"
 import { PersistentVolumeClaim } from "../api/thirdParty/core.js"
 import { VolumeSnapshot, type VolumeSnapshotStatus } from "../api/thirdParty/snapshot.js"
-import { KubeApi } from "../kube/KubeApi.js"
 import { apiVersionOf, type KubeObject } from "../kube/object.js"
 import { Resources } from "../kube/resources.js"
 import { EngineError, EngineObservation, type OperationEngineService, registerEngine, type WorkloadRef } from "./engine.js"
 import {
-  apiError,
   createChild,
   decodeParameters,
-  deleteOwnedChild,
+  deleteChildUnless,
   type Dependency,
-  ownedChild,
-  readChild,
+  findChild,
+  getLive,
   refOf,
   targetNamespace,
   workloadLabels,
@@ -45,82 +45,84 @@ export const SnapshotReason = {
   RestoreFailed: "VolumeSnapshotRestoreFailed"
 } as const
 
-/** What `backup.snapshot` reads: the PVC to snapshot and, optionally, the VolumeSnapshotClass. */
-export const SnapshotBackupParameters = Schema.Struct({
-  pvc: Schema.String.pipe(Schema.minLength(1)),
-  volumeSnapshotClassName: Schema.optional(Schema.String.pipe(Schema.minLength(1)))
-})
-export type SnapshotBackupParameters = typeof SnapshotBackupParameters.Type
+/** The VolumeSnapshot of one PVC: `<namespace>--<name>-<pvc>` (a DNS subdomain, up to 253 characters). */
+export const snapshotName = (op: Operation, pvc: string): string => `${workloadName(op)}-${pvc}`
 
-/**
- * What `restore.snapshot` reads: the VolumeSnapshot to restore (same namespace), the new claim's
- * name (default `<namespace>--<name>`), and its class, access modes and size (default: the
- * snapshot's `restoreSize`).
- */
-export const SnapshotRestoreParameters = Schema.Struct({
-  snapshotName: Schema.String.pipe(Schema.minLength(1)),
-  pvc: Schema.optional(Schema.String.pipe(Schema.minLength(1))),
-  storageClassName: Schema.optional(Schema.String),
-  accessModes: Schema.optional(Schema.Array(Schema.String)),
-  size: Schema.optional(Schema.String)
-})
-export type SnapshotRestoreParameters = typeof SnapshotRestoreParameters.Type
-
-export const desiredSnapshot = (op: Operation, namespace: string, p: SnapshotBackupParameters): KubeObject => ({
+export const desiredSnapshot = (op: Operation, namespace: string, pvc: string, p: BackupSnapshotParameters): KubeObject => ({
   apiVersion: apiVersionOf(Resources.VolumeSnapshot),
   kind: Resources.VolumeSnapshot.kind,
-  metadata: { name: workloadName(op), namespace, labels: workloadLabels(op) },
+  metadata: { name: snapshotName(op, pvc), namespace, labels: workloadLabels(op) },
   spec: {
-    source: { persistentVolumeClaimName: p.pvc },
+    source: { persistentVolumeClaimName: pvc },
     ...(p.volumeSnapshotClassName !== undefined ? { volumeSnapshotClassName: p.volumeSnapshotClassName } : {})
   }
 })
 
-export const desiredRestoredClaim = (op: Operation, namespace: string, p: SnapshotRestoreParameters, size: string): KubeObject => ({
+export const desiredRestoredClaim = (op: Operation, namespace: string, p: RestoreSnapshotParameters, size: string): KubeObject => ({
   apiVersion: "v1",
   kind: Resources.PersistentVolumeClaim.kind,
-  metadata: { name: p.pvc ?? workloadName(op), namespace, labels: workloadLabels(op) },
+  metadata: { name: p.persistentVolumeClaimName, namespace, labels: workloadLabels(op) },
   spec: {
     accessModes: p.accessModes ?? ["ReadWriteOnce"],
     ...(p.storageClassName !== undefined ? { storageClassName: p.storageClassName } : {}),
     resources: { requests: { storage: size } },
-    dataSource: { apiGroup: Resources.VolumeSnapshot.group, kind: Resources.VolumeSnapshot.kind, name: p.snapshotName }
+    dataSource: { apiGroup: Resources.VolumeSnapshot.group, kind: Resources.VolumeSnapshot.kind, name: p.volumeSnapshotName }
   }
 })
 
-export const observeSnapshot = (workload: WorkloadRef, status: VolumeSnapshotStatus | undefined): EngineObservation => {
+/** One PVC's VolumeSnapshot as the engine sees it. */
+export interface SnapshotView {
+  readonly pvc: string
+  readonly workload: WorkloadRef
+  readonly status: VolumeSnapshotStatus | undefined
+}
+
+/**
+ * All snapshots ready to use → Succeeded; an error on any → Failed; otherwise Running with how
+ * many are ready. Outputs name each PVC's snapshot (and, for one PVC, `volumeSnapshotName`).
+ */
+export const observeSnapshots = (views: ReadonlyArray<SnapshotView>): EngineObservation => {
+  const first = views[0]
+  if (first === undefined) return EngineObservation.Absent()
+  const workload = first.workload
   const logsRef = workload
-  if (status?.readyToUse === true) {
+  const volumeSnapshots = Object.fromEntries(views.map((v) => [v.pvc, v.workload.name]))
+  const failed = views.find((v) => v.status?.error?.message !== undefined && v.status.error.message !== "")
+  if (failed !== undefined) {
+    return EngineObservation.Failed({
+      reason: SnapshotReason.Failed,
+      message: `VolumeSnapshot ${failed.workload.name} of PVC ${failed.pvc} failed: ${failed.status?.error?.message ?? ""}`,
+      workload: failed.workload,
+      logsRef: failed.workload,
+      outputs: { volumeSnapshots }
+    })
+  }
+  const ready = views.filter((v) => v.status?.readyToUse === true)
+  if (ready.length === views.length) {
+    const sizes = Object.fromEntries(views.flatMap((v) => (v.status?.restoreSize === undefined ? [] : [[v.pvc, v.status.restoreSize]])))
     return EngineObservation.Succeeded({
       reason: SnapshotReason.ReadyToUse,
-      message: `VolumeSnapshot ${workload.name} is ready to use${status.restoreSize ? ` (${status.restoreSize})` : ""}`,
+      message:
+        views.length === 1
+          ? `VolumeSnapshot ${workload.name} is ready to use${first.status?.restoreSize ? ` (${first.status.restoreSize})` : ""}`
+          : `${views.length} VolumeSnapshots are ready to use`,
       workload,
       logsRef,
       outputs: {
-        volumeSnapshotName: workload.name,
-        ...(status.restoreSize !== undefined ? { restoreSize: status.restoreSize } : {}),
-        ...(status.boundVolumeSnapshotContentName !== undefined
-          ? { volumeSnapshotContentName: status.boundVolumeSnapshotContentName }
-          : {}),
-        ...(status.creationTime !== undefined ? { creationTime: status.creationTime } : {})
+        volumeSnapshots,
+        restoreSizes: sizes,
+        ...(views.length === 1 ? { volumeSnapshotName: workload.name, ...(first.status?.restoreSize ? { restoreSize: first.status.restoreSize } : {}) } : {})
       }
     })
   }
-  if (status?.error?.message !== undefined && status.error.message !== "") {
-    return EngineObservation.Failed({
-      reason: SnapshotReason.Failed,
-      message: `VolumeSnapshot ${workload.name} failed: ${status.error.message}`,
-      workload,
-      logsRef,
-      outputs: { volumeSnapshotName: workload.name }
-    })
-  }
+  const waiting = views.find((v) => v.status?.readyToUse !== true) ?? first
   return EngineObservation.Running({
     reason: SnapshotReason.InProgress,
-    message:
-      status?.boundVolumeSnapshotContentName === undefined
-        ? `VolumeSnapshot ${workload.name} is waiting for the snapshot controller`
-        : `VolumeSnapshot ${workload.name} is bound to ${status.boundVolumeSnapshotContentName}, waiting until it is ready to use`,
+    message: `${ready.length}/${views.length} VolumeSnapshot(s) ready; ${
+      waiting.status?.boundVolumeSnapshotContentName === undefined
+        ? `${waiting.workload.name} is waiting for the snapshot controller`
+        : `${waiting.workload.name} is bound to ${waiting.status.boundVolumeSnapshotContentName}, waiting until it is ready to use`
+    }`,
     workload,
     logsRef
   })
@@ -168,23 +170,22 @@ const typeOf = (op: Operation): Effect.Effect<"Backup" | "Restore", EngineError>
 
 /** The source PVC must exist: a snapshot of nothing would wait for ever. */
 const requireSourceClaim = (namespace: string, name: string) =>
-  Effect.flatMap(KubeApi, (api) => api.get(Resources.PersistentVolumeClaim, name, namespace)).pipe(
-    Effect.asVoid,
-    Effect.catchTag("NotFound", () =>
-      Effect.fail(
-        new EngineError({ reason: SnapshotReason.SourcePvcNotFound, message: `PersistentVolumeClaim ${namespace}/${name} not found` })
-      )
-    ),
-    Effect.mapError((e) => (e._tag === "EngineError" ? e : apiError(`get PersistentVolumeClaim ${namespace}/${name}`, e)))
+  Effect.flatMap(getLive(Resources.PersistentVolumeClaim, PersistentVolumeClaim, namespace, name), (found) =>
+    Option.isSome(found)
+      ? Effect.void
+      : Effect.fail(
+          new EngineError({ reason: SnapshotReason.SourcePvcNotFound, message: `PersistentVolumeClaim ${namespace}/${name} not found` })
+        )
   )
 
-/** The snapshot to restore must be ready; its restoreSize is the default size of the new claim. */
+/**
+ * The snapshot to restore must be ready; its restoreSize is the default size of the new claim.
+ * Read live: it need not be an Operation's (the cache holds only those).
+ */
 const readySnapshot = (namespace: string, name: string) =>
-  Effect.flatMap(readChild(Resources.VolumeSnapshot, VolumeSnapshot, namespace, name), (found) => {
+  Effect.flatMap(getLive(Resources.VolumeSnapshot, VolumeSnapshot, namespace, name), (found) => {
     if (Option.isNone(found)) {
-      return Effect.fail(
-        new EngineError({ reason: SnapshotReason.SnapshotNotFound, message: `VolumeSnapshot ${namespace}/${name} not found` })
-      )
+      return Effect.fail(new EngineError({ reason: SnapshotReason.SnapshotNotFound, message: `VolumeSnapshot ${namespace}/${name} not found` }))
     }
     const status = found.value.status
     return status?.readyToUse === true
@@ -197,8 +198,8 @@ const readySnapshot = (namespace: string, name: string) =>
         )
   })
 
-const claimName = (op: Operation, parameters: unknown) =>
-  Effect.map(decodeParameters(SnapshotRestoreParameters, parameters), (p) => ({ p, name: p.pvc ?? workloadName(op) }))
+const backupParameters = (parameters: unknown) => decodeParameters(BackupSnapshotParameters, parameters)
+const restoreParameters = (parameters: unknown) => decodeParameters(RestoreSnapshotParameters, parameters)
 
 export const snapshotEngine: OperationEngineService = {
   name: "snapshot",
@@ -207,51 +208,64 @@ export const snapshotEngine: OperationEngineService = {
     Effect.gen(function* () {
       const namespace = targetNamespace(target)
       if ((yield* typeOf(operation)) === "Backup") {
-        const p = yield* decodeParameters(SnapshotBackupParameters, parameters)
-        yield* requireSourceClaim(namespace, p.pvc)
-        return yield* createChild(Resources.VolumeSnapshot, desiredSnapshot(operation, namespace, p), operation, snapshotDependency)
+        const p = yield* backupParameters(parameters)
+        yield* Effect.forEach(p.persistentVolumeClaimNames, (pvc) => requireSourceClaim(namespace, pvc))
+        const refs = yield* Effect.forEach(p.persistentVolumeClaimNames, (pvc) =>
+          createChild(Resources.VolumeSnapshot, operation, desiredSnapshot(operation, namespace, pvc, p), snapshotDependency)
+        )
+        return refs[0] ?? { kind: Resources.VolumeSnapshot.kind, name: workloadName(operation), namespace }
       }
-      const { p } = yield* claimName(operation, parameters)
-      const snapshot = yield* readySnapshot(namespace, p.snapshotName)
-      const size = p.size ?? snapshot.restoreSize
+      const p = yield* restoreParameters(parameters)
+      const snapshot = yield* readySnapshot(namespace, p.volumeSnapshotName)
+      const size = p.capacity ?? snapshot.restoreSize
       if (size === undefined) {
         return yield* new EngineError({
           reason: "ValidationFailed",
-          message: `VolumeSnapshot ${namespace}/${p.snapshotName} reports no restoreSize: set parameters.size`
+          message: `VolumeSnapshot ${namespace}/${p.volumeSnapshotName} reports no restoreSize: set parameters.capacity`
         })
       }
-      return yield* createChild(
-        Resources.PersistentVolumeClaim,
-        desiredRestoredClaim(operation, namespace, p, size),
-        operation,
-        pvcDependency
-      )
+      return yield* createChild(Resources.PersistentVolumeClaim, operation, desiredRestoredClaim(operation, namespace, p, size), pvcDependency)
     }),
   observe: ({ operation, target, parameters }) =>
     Effect.gen(function* () {
       const namespace = targetNamespace(target)
       if ((yield* typeOf(operation)) === "Backup") {
-        const found = yield* ownedChild(Resources.VolumeSnapshot, VolumeSnapshot, operation, namespace, workloadName(operation))
-        return Option.match(found, {
-          onNone: () => EngineObservation.Absent(),
-          onSome: (s) => observeSnapshot(refOf(s), s.status)
-        })
+        const p = yield* backupParameters(parameters)
+        const found = yield* Effect.forEach(p.persistentVolumeClaimNames, (pvc) =>
+          Effect.map(findChild(Resources.VolumeSnapshot, VolumeSnapshot, operation, namespace, snapshotName(operation, pvc)), (s) =>
+            Option.map(s, (snap): SnapshotView => ({ pvc, workload: refOf(snap), status: snap.status }))
+          )
+        )
+        const views = found.flatMap((o) => (Option.isSome(o) ? [o.value] : []))
+        // One not in the cache yet (just created) while the others are: still running.
+        return views.length > 0 && views.length < found.length
+          ? EngineObservation.Running({
+              reason: SnapshotReason.InProgress,
+              message: `waiting for ${found.length - views.length} VolumeSnapshot(s) to appear`,
+              workload: views[0]!.workload
+            })
+          : observeSnapshots(views)
       }
-      const { p, name } = yield* claimName(operation, parameters)
-      const found = yield* ownedChild(Resources.PersistentVolumeClaim, PersistentVolumeClaim, operation, namespace, name)
+      const p = yield* restoreParameters(parameters)
+      const found = yield* findChild(Resources.PersistentVolumeClaim, PersistentVolumeClaim, operation, namespace, p.persistentVolumeClaimName)
       return Option.match(found, {
         onNone: () => EngineObservation.Absent(),
-        onSome: (c) => observeRestoredClaim(refOf(c), c, p.snapshotName)
+        onSome: (c) => observeRestoredClaim(refOf(c), c, p.volumeSnapshotName)
       })
     }),
   cancel: ({ operation, target, parameters }) =>
     Effect.gen(function* () {
       const namespace = targetNamespace(target)
       if ((yield* typeOf(operation)) === "Backup") {
-        return yield* deleteOwnedChild(Resources.VolumeSnapshot, operation, namespace, workloadName(operation), Schema.is(ReadySnapshot))
+        const p = yield* backupParameters(parameters)
+        return yield* Effect.forEach(
+          p.persistentVolumeClaimNames,
+          (pvc) => deleteChildUnless(Resources.VolumeSnapshot, operation, namespace, snapshotName(operation, pvc), Schema.is(ReadySnapshot)),
+          { discard: true }
+        )
       }
-      const { name } = yield* claimName(operation, parameters)
-      yield* deleteOwnedChild(Resources.PersistentVolumeClaim, operation, namespace, name, Schema.is(BoundClaim))
+      const p = yield* restoreParameters(parameters)
+      yield* deleteChildUnless(Resources.PersistentVolumeClaim, operation, namespace, p.persistentVolumeClaimName, Schema.is(BoundClaim))
     })
 }
 

@@ -16,14 +16,30 @@ import { EngineError, EngineObservation, type OperationEngineService, registerEn
 import {
   createChild,
   decodeParameters,
-  deleteOwnedChild,
+  deleteChildUnless,
   type Dependency,
-  ownedChild,
+  findChild,
   refOf,
   targetNamespace,
   workloadLabels,
   workloadName
 } from "./workload.js"
+
+/**
+ * Besides the UID label, the Operation's namespace and name: the Backup lives in Velero's
+ * namespace, and these say at a glance (and to a label selector) whose it is.
+ */
+export const OperationRefLabels = {
+  namespace: "ops.vworkspace.io/operation-namespace",
+  name: "ops.vworkspace.io/operation-name"
+} as const
+
+export const veleroLabels = (op: Operation): Record<string, string> => ({
+  ...workloadLabels(op),
+  [OperationRefLabels.namespace]: op.metadata.namespace ?? "",
+  // Label values are at most 63 characters, as namespace names are; Operation names can be longer.
+  ...((op.metadata.name ?? "").length <= 63 ? { [OperationRefLabels.name]: op.metadata.name ?? "" } : {})
+})
 
 const install = "Velero (the velero.io CRDs and the Velero server, e.g. `velero install`)"
 const backupDependency: Dependency = { type: Resources.VeleroBackup, install }
@@ -52,7 +68,7 @@ export const desiredBackup = (
 ): KubeObject => ({
   apiVersion: apiVersionOf(Resources.VeleroBackup),
   kind: Resources.VeleroBackup.kind,
-  metadata: { name: workloadName(op), namespace, labels: workloadLabels(op) },
+  metadata: { name: workloadName(op), namespace, labels: veleroLabels(op) },
   spec: {
     includedNamespaces: [includedNamespace],
     storageLocation: p.storageLocation ?? "default",
@@ -67,7 +83,7 @@ export const desiredBackup = (
 export const desiredRestore = (op: Operation, namespace: string, p: RestoreVeleroParameters): KubeObject => ({
   apiVersion: apiVersionOf(Resources.VeleroRestore),
   kind: Resources.VeleroRestore.kind,
-  metadata: { name: workloadName(op), namespace, labels: workloadLabels(op) },
+  metadata: { name: workloadName(op), namespace, labels: veleroLabels(op) },
   spec: {
     backupName: p.backupName,
     ...(p.namespaceMapping !== undefined ? { namespaceMapping: p.namespaceMapping } : {}),
@@ -209,13 +225,13 @@ export const veleroEngine: OperationEngineService = {
         const p = yield* decodeParameters(BackupVeleroParameters, parameters)
         return yield* createChild(
           Resources.VeleroBackup,
-          desiredBackup(operation, veleroNamespace, targetNamespace(target), p),
           operation,
+          desiredBackup(operation, veleroNamespace, targetNamespace(target), p),
           backupDependency
         )
       }
       const p = yield* decodeParameters(RestoreVeleroParameters, parameters)
-      return yield* createChild(Resources.VeleroRestore, desiredRestore(operation, veleroNamespace, p), operation, restoreDependency)
+      return yield* createChild(Resources.VeleroRestore, operation, desiredRestore(operation, veleroNamespace, p), restoreDependency)
     }),
   observe: ({ operation, parameters }) =>
     Effect.gen(function* () {
@@ -223,14 +239,14 @@ export const veleroEngine: OperationEngineService = {
       const kind = yield* kindOf(operation)
       const name = workloadName(operation)
       if (kind === "Backup") {
-        const found = yield* ownedChild(Resources.VeleroBackup, VeleroBackup, operation, veleroNamespace, name)
+        const found = yield* findChild(Resources.VeleroBackup, VeleroBackup, operation, veleroNamespace, name)
         return Option.match(found, {
           onNone: () => EngineObservation.Absent(),
           onSome: (b) => observeVelero("Backup", refOf(b), b.status, { backupName: name })
         })
       }
       const p = yield* decodeParameters(RestoreVeleroParameters, parameters)
-      const found = yield* ownedChild(Resources.VeleroRestore, VeleroRestore, operation, veleroNamespace, name)
+      const found = yield* findChild(Resources.VeleroRestore, VeleroRestore, operation, veleroNamespace, name)
       return Option.match(found, {
         onNone: () => EngineObservation.Absent(),
         onSome: (r) => observeVelero("Restore", refOf(r), r.status, { restoreName: name, backupName: p.backupName })
@@ -241,7 +257,7 @@ export const veleroEngine: OperationEngineService = {
       const { veleroNamespace } = yield* OperatorConfig
       const kind = yield* kindOf(operation)
       const type = kind === "Backup" ? Resources.VeleroBackup : Resources.VeleroRestore
-      yield* deleteOwnedChild(type, operation, veleroNamespace, workloadName(operation), Schema.is(Finished))
+      yield* deleteChildUnless(type, operation, veleroNamespace, workloadName(operation), Schema.is(Finished))
     })
 }
 

@@ -9,16 +9,17 @@
 import { Effect, Option, Schema } from "effect"
 import type { Operation } from "../api/operation.js"
 import { type ForeignCondition } from "../api/thirdParty/common.js"
-import { CopyMethod, ReplicationDestination, ReplicationSource } from "../api/thirdParty/volsync.js"
+import { BackupVolSyncParameters, RestoreVolSyncParameters } from "../api/operationParameters.js"
+import { ReplicationDestination, ReplicationSource } from "../api/thirdParty/volsync.js"
 import { apiVersionOf, type KubeObject } from "../kube/object.js"
 import { Resources } from "../kube/resources.js"
 import { EngineError, EngineObservation, type OperationEngineService, registerEngine, type WorkloadRef } from "./engine.js"
 import {
   createChild,
   decodeParameters,
-  deleteOwnedChild,
+  deleteChildUnless,
   type Dependency,
-  ownedChild,
+  findChild,
   refOf,
   targetNamespace,
   workloadLabels,
@@ -36,50 +37,6 @@ export const VolSyncReason = {
   Failed: "VolSyncFailed"
 } as const
 
-const NonEmptyString = Schema.String.pipe(Schema.minLength(1))
-
-const Retain = Schema.Struct({
-  hourly: Schema.optional(Schema.Int),
-  daily: Schema.optional(Schema.Int),
-  weekly: Schema.optional(Schema.Int),
-  monthly: Schema.optional(Schema.Int),
-  yearly: Schema.optional(Schema.Int),
-  within: Schema.optional(Schema.String)
-})
-
-/**
- * What `backup.volsync` reads: the PVC to copy, the Secret holding the restic repository settings,
- * and the copy method (default `Snapshot`, a point-in-time copy).
- */
-export const VolSyncBackupParameters = Schema.Struct({
-  pvc: NonEmptyString,
-  repository: NonEmptyString,
-  copyMethod: Schema.optional(CopyMethod),
-  volumeSnapshotClassName: Schema.optional(Schema.String),
-  storageClassName: Schema.optional(Schema.String),
-  retain: Schema.optional(Retain),
-  pruneIntervalDays: Schema.optional(Schema.Int)
-})
-export type VolSyncBackupParameters = typeof VolSyncBackupParameters.Type
-
-/**
- * What `restore.volsync` reads: the repository Secret and either an existing PVC to restore into
- * (`pvc`, copy method `Direct`) or the size of a new volume (`capacity`, copy method `Snapshot`,
- * the result then named in `latestImage`). `restoreAsOf` and `previous` pick an older snapshot.
- */
-export const VolSyncRestoreParameters = Schema.Struct({
-  repository: NonEmptyString,
-  pvc: Schema.optional(NonEmptyString),
-  capacity: Schema.optional(NonEmptyString),
-  accessModes: Schema.optional(Schema.Array(Schema.String)),
-  copyMethod: Schema.optional(CopyMethod),
-  storageClassName: Schema.optional(Schema.String),
-  volumeSnapshotClassName: Schema.optional(Schema.String),
-  restoreAsOf: Schema.optional(Schema.String),
-  previous: Schema.optional(Schema.Int)
-})
-export type VolSyncRestoreParameters = typeof VolSyncRestoreParameters.Type
-
 const defined = (o: Record<string, unknown>) => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined))
 
 /** The one-shot trigger: VolSync copies once per new `manual` value. */
@@ -91,12 +48,12 @@ const trigger = (op: Operation) => ({ manual: op.metadata.uid ?? "" })
  */
 const metadata = (op: Operation, namespace: string) => ({ name: workloadName(op), namespace, labels: workloadLabels(op) })
 
-export const desiredSource = (op: Operation, namespace: string, p: VolSyncBackupParameters): KubeObject => ({
+export const desiredSource = (op: Operation, namespace: string, p: BackupVolSyncParameters): KubeObject => ({
   apiVersion: apiVersionOf(Resources.ReplicationSource),
   kind: Resources.ReplicationSource.kind,
   metadata: metadata(op, namespace),
   spec: {
-    sourcePVC: p.pvc,
+    sourcePVC: p.sourcePVC,
     trigger: trigger(op),
     restic: defined({
       repository: p.repository,
@@ -109,7 +66,7 @@ export const desiredSource = (op: Operation, namespace: string, p: VolSyncBackup
   }
 })
 
-export const desiredDestination = (op: Operation, namespace: string, p: VolSyncRestoreParameters): KubeObject => ({
+export const desiredDestination = (op: Operation, namespace: string, p: RestoreVolSyncParameters): KubeObject => ({
   apiVersion: apiVersionOf(Resources.ReplicationDestination),
   kind: Resources.ReplicationDestination.kind,
   metadata: metadata(op, namespace),
@@ -117,10 +74,10 @@ export const desiredDestination = (op: Operation, namespace: string, p: VolSyncR
     trigger: trigger(op),
     restic: defined({
       repository: p.repository,
-      destinationPVC: p.pvc,
-      copyMethod: p.copyMethod ?? (p.pvc !== undefined ? "Direct" : "Snapshot"),
-      capacity: p.pvc === undefined ? p.capacity : undefined,
-      accessModes: p.pvc === undefined ? (p.accessModes ?? ["ReadWriteOnce"]) : undefined,
+      destinationPVC: p.destinationPVC,
+      copyMethod: p.copyMethod ?? (p.destinationPVC !== undefined ? "Direct" : "Snapshot"),
+      capacity: p.destinationPVC === undefined ? p.capacity : undefined,
+      accessModes: p.destinationPVC === undefined ? (p.accessModes ?? ["ReadWriteOnce"]) : undefined,
       storageClassName: p.storageClassName,
       volumeSnapshotClassName: p.volumeSnapshotClassName,
       restoreAsOf: p.restoreAsOf,
@@ -192,13 +149,13 @@ const typeOf = (op: Operation): Effect.Effect<"Backup" | "Restore", EngineError>
     ? Effect.succeed(op.spec.type)
     : Effect.fail(new EngineError({ reason: "ValidationFailed", message: `volsync engine does not support operation type "${op.spec.type}"` }))
 
-const restoreTarget = (p: VolSyncRestoreParameters): Effect.Effect<VolSyncRestoreParameters, EngineError> =>
-  p.pvc !== undefined || p.capacity !== undefined
+const restoreTarget = (p: RestoreVolSyncParameters): Effect.Effect<RestoreVolSyncParameters, EngineError> =>
+  p.destinationPVC !== undefined || p.capacity !== undefined
     ? Effect.succeed(p)
     : Effect.fail(
         new EngineError({
           reason: "ValidationFailed",
-          message: "parameters.pvc (an existing claim to restore into) or parameters.capacity (the size of a new volume) is required"
+          message: "parameters.destinationPVC (an existing claim to restore into) or parameters.capacity (the size of a new volume) is required"
         })
       )
 
@@ -209,16 +166,11 @@ export const volsyncEngine: OperationEngineService = {
     Effect.gen(function* () {
       const namespace = targetNamespace(target)
       if ((yield* typeOf(operation)) === "Backup") {
-        const p = yield* decodeParameters(VolSyncBackupParameters, parameters)
-        return yield* createChild(Resources.ReplicationSource, desiredSource(operation, namespace, p), operation, sourceDependency)
+        const p = yield* decodeParameters(BackupVolSyncParameters, parameters)
+        return yield* createChild(Resources.ReplicationSource, operation, desiredSource(operation, namespace, p), sourceDependency)
       }
-      const p = yield* Effect.flatMap(decodeParameters(VolSyncRestoreParameters, parameters), restoreTarget)
-      return yield* createChild(
-        Resources.ReplicationDestination,
-        desiredDestination(operation, namespace, p),
-        operation,
-        destinationDependency
-      )
+      const p = yield* Effect.flatMap(decodeParameters(RestoreVolSyncParameters, parameters), restoreTarget)
+      return yield* createChild(Resources.ReplicationDestination, operation, desiredDestination(operation, namespace, p), destinationDependency)
     }),
   observe: ({ operation, target }) =>
     Effect.gen(function* () {
@@ -227,8 +179,8 @@ export const volsyncEngine: OperationEngineService = {
       const manual = operation.metadata.uid ?? ""
       const found: Option.Option<ReplicationSource | ReplicationDestination> =
         (yield* typeOf(operation)) === "Backup"
-          ? yield* ownedChild(Resources.ReplicationSource, ReplicationSource, operation, namespace, name)
-          : yield* ownedChild(Resources.ReplicationDestination, ReplicationDestination, operation, namespace, name)
+          ? yield* findChild(Resources.ReplicationSource, ReplicationSource, operation, namespace, name)
+          : yield* findChild(Resources.ReplicationDestination, ReplicationDestination, operation, namespace, name)
       return Option.match(found, {
         onNone: () => EngineObservation.Absent(),
         onSome: (child) => observeReplication(refOf(child), manual, child.status)
@@ -236,7 +188,7 @@ export const volsyncEngine: OperationEngineService = {
     }),
   cancel: ({ operation, target }) =>
     Effect.flatMap(typeOf(operation), (type) =>
-      deleteOwnedChild(
+      deleteChildUnless(
         type === "Backup" ? Resources.ReplicationSource : Resources.ReplicationDestination,
         operation,
         targetNamespace(target),

@@ -3,10 +3,14 @@
  * `WorkflowTemplate` of the target's namespace, named `<namespace>--<name>` in the target
  * namespace, with the Operation's parameters as workflow arguments. Argo's `status.phase` decides:
  * Succeeded → Succeeded, Failed and Error → Failed, anything else → Running. Cancel deletes the
- * Workflow (its pods go with it).
+ * Workflow (its pods go with it). Parameters: `workflowTemplate` (or `template`), `arguments`
+ * (name → value), the documented runbook keys (`targetChartVersion`, `snapshotClassName`,
+ * `failureAction`, passed as arguments of the same name) and `timeoutSeconds` (also the Workflow's
+ * `activeDeadlineSeconds`).
  */
-import { Effect, Option, Schema } from "effect"
+import { Effect, Option } from "effect"
 import type { Operation } from "../api/operation.js"
+import { WorkflowParameters } from "../api/operationParameters.js"
 import { Workflow, type WorkflowStatus } from "../api/thirdParty/argo.js"
 import { Names } from "../api/wellKnown.js"
 import { apiVersionOf, type KubeObject } from "../kube/object.js"
@@ -15,9 +19,9 @@ import { EngineError, EngineObservation, type OperationEngineService, registerEn
 import {
   createChild,
   decodeParameters,
-  deleteOwnedChild,
+  deleteChildUnless,
   type Dependency,
-  ownedChild,
+  findChild,
   ownerReferences,
   refOf,
   targetNamespace,
@@ -37,39 +41,16 @@ export const WorkflowReason = {
   Error: "WorkflowError"
 } as const
 
-const Argument = Schema.Struct({ name: Schema.String, value: Schema.optional(Schema.String) })
-
-/**
- * What the engine reads of the parameters. `arguments` is a name → value map or Argo's own list;
- * the documented runbook keys (`targetChartVersion`, `snapshotClassName`, `failureAction`) become
- * arguments of the same name.
- */
-export const WorkflowEngineParameters = Schema.Struct({
-  workflowTemplate: Schema.optional(Schema.String),
-  template: Schema.optional(Schema.String),
-  arguments: Schema.optional(Schema.Union(Schema.Record({ key: Schema.String, value: Schema.String }), Schema.Array(Argument))),
-  workflowTemplateParameters: Schema.optional(Schema.Record({ key: Schema.String, value: Schema.String })),
-  serviceAccountName: Schema.optional(Schema.String),
-  targetChartVersion: Schema.optional(Schema.String),
-  snapshotClassName: Schema.optional(Schema.String),
-  failureAction: Schema.optional(Schema.String),
-  timeoutSeconds: Schema.optional(Schema.Number)
-})
-export type WorkflowEngineParameters = typeof WorkflowEngineParameters.Type
-
-/** The workflow's arguments, sorted by name; later sources win: documented keys, the map, `arguments`. */
-export const workflowArguments = (p: WorkflowEngineParameters): ReadonlyArray<{ name: string; value: string }> => {
-  const named = new Map<string, string>()
+/** The workflow's arguments, sorted by name: the documented runbook keys, then `arguments` (which wins). */
+export const workflowArguments = (p: WorkflowParameters): ReadonlyArray<{ name: string; value: string }> => {
   const documented = { targetChartVersion: p.targetChartVersion, snapshotClassName: p.snapshotClassName, failureAction: p.failureAction }
+  const named = new Map<string, string>()
   for (const [k, v] of Object.entries(documented)) if (v !== undefined) named.set(k, v)
-  for (const [k, v] of Object.entries(p.workflowTemplateParameters ?? {})) named.set(k, v)
-  const args = p.arguments
-  if (Array.isArray(args)) for (const a of args) named.set(a.name, a.value ?? "")
-  else if (args !== undefined) for (const [k, v] of Object.entries(args)) named.set(k, v)
+  for (const [k, v] of Object.entries(p.arguments ?? {})) named.set(k, v)
   return [...named.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([name, value]) => ({ name, value }))
 }
 
-export const desiredWorkflow = (op: Operation, namespace: string, templateName: string, p: WorkflowEngineParameters): KubeObject => {
+export const desiredWorkflow = (op: Operation, namespace: string, templateName: string, p: WorkflowParameters): KubeObject => {
   const args = workflowArguments(p)
   return {
     apiVersion: apiVersionOf(Resources.Workflow),
@@ -130,7 +111,7 @@ export const observeWorkflow = (workload: WorkloadRef, status: WorkflowStatus | 
   }
 }
 
-const templateOf = (p: WorkflowEngineParameters): Effect.Effect<string, EngineError> => {
+const templateOf = (p: WorkflowParameters): Effect.Effect<string, EngineError> => {
   const name = p.workflowTemplate || p.template
   return name
     ? Effect.succeed(name)
@@ -142,25 +123,20 @@ export const workflowEngine: OperationEngineService = {
   childKinds: [Resources.Workflow],
   materialize: ({ operation, target, parameters }) =>
     Effect.gen(function* () {
-      const p = yield* decodeParameters(WorkflowEngineParameters, parameters)
+      const p = yield* decodeParameters(WorkflowParameters, parameters)
       const template = yield* templateOf(p)
-      return yield* createChild(
-        Resources.Workflow,
-        desiredWorkflow(operation, targetNamespace(target), template, p),
-        operation,
-        dependency
-      )
+      return yield* createChild(Resources.Workflow, operation, desiredWorkflow(operation, targetNamespace(target), template, p), dependency)
     }),
   observe: ({ operation, target }) =>
     Effect.map(
-      ownedChild(Resources.Workflow, Workflow, operation, targetNamespace(target), workloadName(operation)),
+      findChild(Resources.Workflow, Workflow, operation, targetNamespace(target), workloadName(operation)),
       Option.match({
         onNone: () => EngineObservation.Absent(),
         onSome: (w) => observeWorkflow(refOf(w), w.status)
       })
     ),
   cancel: ({ operation, target }) =>
-    deleteOwnedChild(Resources.Workflow, operation, targetNamespace(target), workloadName(operation))
+    deleteChildUnless(Resources.Workflow, operation, targetNamespace(target), workloadName(operation))
 }
 
 /** Registers the workflow engine. */

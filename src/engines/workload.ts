@@ -1,52 +1,136 @@
 /**
- * What the velero, workflow, volsync and snapshot engines share about the objects they create:
- * the name rule, the ownership labels, reading a child from the informer cache, creating it
- * without ever taking over someone else's object, deleting it only when it is ours, and telling
- * "this kind is not installed" apart from every other failure.
+ * What every engine does the same way with its workload (spec/operations.md §8.2): its name and
+ * namespace, the ownership labels, the owner reference, and deletion only of what this Operation
+ * owns.
  */
 import { Effect, Option, ParseResult, Schema } from "effect"
-import type { Operation } from "../api/operation.js"
 import type { ApplicationInstance } from "../api/applicationInstance.js"
-import { FieldManagers, Labels, ManagedBy } from "../api/wellKnown.js"
-import type { KubeError } from "../kube/errors.js"
+import type { Operation } from "../api/operation.js"
+import { ApiVersions, Labels, ManagedBy, Names } from "../api/wellKnown.js"
+import { isTransient, type KubeError } from "../kube/errors.js"
 import { KubeApi } from "../kube/KubeApi.js"
-import { apiVersionOf, type KubeObject, type OwnerReference, type ResourceType } from "../kube/object.js"
+import type { KubeObject, OwnerReference, ResourceType } from "../kube/object.js"
 import { Resources } from "../kube/resources.js"
 import { ObjectLookup } from "../reconcilers/objectLookup.js"
 import { EngineError, type WorkloadRef } from "./engine.js"
 
-/** Labels that name the Operation, so a child in another namespace (Velero's) maps back to it. */
-export const OperationRefLabels = {
-  namespace: "ops.vworkspace.io/operation-namespace",
-  name: "ops.vworkspace.io/operation-name"
-} as const
-
-/** `<namespace>--<name>` when it fits a DNS label (63 characters), else the Operation's UID. */
+/** `<namespace>--<name>` when that fits in 63 characters, else the Operation UID. */
 export const workloadName = (op: Operation): string => {
   const name = `${op.metadata.namespace ?? ""}--${op.metadata.name ?? ""}`
   return name.length <= 63 ? name : (op.metadata.uid ?? name.slice(0, 63))
 }
 
-/** Where workloads for a target run: its release namespace, else its own (placeholders). */
+/** The release namespace of the target, else its own namespace (placeholders have no release). */
 export const targetNamespace = (target: ApplicationInstance): string =>
-  target.spec?.release?.namespace || (target.metadata.namespace ?? "")
+  target.spec.release?.namespace || (target.metadata.namespace ?? "")
 
+/** `app.vworkspace.io/managed-by` and `ops.vworkspace.io/operation=<uid>`. */
 export const workloadLabels = (op: Operation): Record<string, string> => ({
   [Labels.managedBy]: ManagedBy.operator,
-  [Labels.operation]: op.metadata.uid ?? "",
-  // Label values are at most 63 characters, as are namespace names; Operation names can be longer.
-  [OperationRefLabels.namespace]: op.metadata.namespace ?? "",
-  ...((op.metadata.name ?? "").length <= 63 ? { [OperationRefLabels.name]: op.metadata.name ?? "" } : {})
+  [Labels.operation]: op.metadata.uid ?? ""
 })
 
-/** A plain (non-controller) owner reference, only possible when the child shares the Operation's namespace. */
+/** An owner reference to the Operation, only when the workload lives in the Operation's namespace. */
 export const ownerReferences = (op: Operation, namespace: string): ReadonlyArray<OwnerReference> =>
   namespace === op.metadata.namespace
-    ? [{ apiVersion: apiVersionOf(Resources.Operation), kind: "Operation", name: op.metadata.name ?? "", uid: op.metadata.uid ?? "" }]
+    ? [{ apiVersion: ApiVersions.Operation, kind: "Operation", name: op.metadata.name ?? "", uid: op.metadata.uid ?? "" }]
     : []
 
-export const isOwnedBy = (child: KubeObject, op: Operation): boolean =>
-  child.metadata.labels?.[Labels.operation] === op.metadata.uid
+export const ownedBy = (op: Operation, object: KubeObject): boolean =>
+  object.metadata.labels?.[Labels.operation] === op.metadata.uid
+
+export const ownershipConflict = (type: ResourceType, object: KubeObject): EngineError =>
+  new EngineError({
+    reason: "WorkloadOwnershipConflict",
+    message: `engine workload ownership conflict: ${type.kind} ${object.metadata.namespace ?? ""}/${object.metadata.name ?? ""} belongs to a different operation`
+  })
+
+export const kubeFailure = (what: string) => (cause: KubeError) =>
+  new EngineError({ reason: isTransient(cause) ? "KubeApiUnavailable" : "KubeApiError", message: `${what}: ${cause.message}`, cause })
+
+/**
+ * The Operation's workload of `type`: by name when known, otherwise by the operation label. Only
+ * objects carrying this Operation's UID label are returned; a foreign object by that name is an
+ * ownership conflict.
+ */
+export const findWorkload = (type: ResourceType, op: Operation, namespace: string, name: string) =>
+  Effect.gen(function* () {
+    const lookup = yield* ObjectLookup
+    const byName = yield* lookup.get(type, namespace, name).pipe(Effect.mapError(kubeFailure(`read ${type.kind}`)))
+    if (Option.isSome(byName)) {
+      if (!ownedBy(op, byName.value)) return yield* ownershipConflict(type, byName.value)
+      return byName
+    }
+    const labelled = yield* lookup
+      .byLabel(type, Labels.operation, op.metadata.uid ?? "")
+      .pipe(Effect.mapError(kubeFailure(`read ${type.kind}`)))
+    return Option.fromNullable(labelled[0])
+  })
+
+/** Deletes an object this Operation owns, with Background propagation and a UID precondition. */
+export const deleteOwned = (type: ResourceType, op: Operation, object: KubeObject) =>
+  Effect.gen(function* () {
+    if (!ownedBy(op, object)) return yield* ownershipConflict(type, object)
+    if (object.metadata.deletionTimestamp !== undefined) return
+    const api = yield* KubeApi
+    yield* api
+      .delete(type, object.metadata.name ?? "", object.metadata.namespace, {
+        propagationPolicy: "Background",
+        preconditions: { uid: object.metadata.uid }
+      })
+      .pipe(
+        Effect.catchTag("NotFound", () => Effect.void),
+        // The UID changed under us: the object deleted is not the one checked, so leave it.
+        Effect.catchTag("Conflict", () => Effect.void),
+        Effect.mapError(kubeFailure(`delete ${type.kind}`))
+      )
+  })
+
+/** Creates `object`; one that already exists is accepted only when this Operation owns it. */
+export const createOwned = (type: ResourceType, op: Operation, object: KubeObject) =>
+  Effect.gen(function* () {
+    const api = yield* KubeApi
+    const what = `create ${type.kind}`
+    // Create, not apply: an object someone else made under this name must never be taken over.
+    const created = yield* api.create(type, object).pipe(
+      Effect.map(Option.some),
+      Effect.catchTag("AlreadyExists", () => Effect.succeed(Option.none<KubeObject>())),
+      Effect.mapError(kubeFailure(what))
+    )
+    if (Option.isSome(created)) return created.value
+    const existing = yield* api
+      .get(type, object.metadata.name ?? "", object.metadata.namespace)
+      .pipe(Effect.mapError(kubeFailure(what)))
+    if (!ownedBy(op, existing)) return yield* ownershipConflict(type, existing)
+    return existing
+  })
+
+/**
+ * The runner ServiceAccount `vworkspace-operation-runner` in `namespace`, created by the operator
+ * when missing (it has no rights of its own; give it a RoleBinding for what the command needs).
+ */
+export const ensureRunnerServiceAccount = (namespace: string) =>
+  Effect.flatMap(KubeApi, (api) =>
+    api
+      .create(Resources.ServiceAccount, {
+        apiVersion: "v1",
+        kind: "ServiceAccount",
+        metadata: {
+          name: Names.operationRunnerServiceAccount,
+          namespace,
+          labels: { [Labels.managedBy]: ManagedBy.operator }
+        }
+      })
+      .pipe(
+        Effect.asVoid,
+        Effect.catchTag("AlreadyExists", () => Effect.void),
+        Effect.mapError(kubeFailure("create ServiceAccount"))
+      )
+  )
+
+// ---------------------------------------------------------------------------------------------
+// Used by the velero, workflow, volsync and snapshot engines
+// ---------------------------------------------------------------------------------------------
 
 export const refOf = (child: KubeObject): WorkloadRef => ({
   kind: child.kind,
@@ -54,33 +138,12 @@ export const refOf = (child: KubeObject): WorkloadRef => ({
   namespace: child.metadata.namespace
 })
 
-const describe = (type: ResourceType, namespace: string, name: string) => `${type.kind} ${namespace}/${name}`
-
-const ownershipConflict = (type: ResourceType, child: KubeObject) =>
-  new EngineError({
-    reason: "WorkloadOwnershipConflict",
-    message: `engine workload ownership conflict: ${describe(type, child.metadata.namespace ?? "", child.metadata.name ?? "")} belongs to a different operation (${Labels.operation}=${child.metadata.labels?.[Labels.operation] ?? "<none>"}); delete it or use another Operation name`
-  })
-
-/** What to install for each optional kind, for the MissingDependencies message. */
+/** An optional kind an engine creates, and what to install to have it. */
 export interface Dependency {
   readonly type: ResourceType
-  /** e.g. "Velero (velero.io CRDs and the Velero server)". */
+  /** e.g. "Velero (the velero.io CRDs and the Velero server)". */
   readonly install: string
 }
-
-/**
- * The one place that decides a kind is not installed. Today: the API server answers 404 for the
- * kind's collection. The runtime's "kind available" informer mechanism can replace the probe here.
- */
-export const requireKind = (dependency: Dependency): Effect.Effect<void, EngineError, KubeApi> =>
-  Effect.flatMap(KubeApi, (api) =>
-    api.list(dependency.type, { limit: 1 }).pipe(
-      Effect.asVoid,
-      Effect.catchTag("NotFound", () => Effect.fail(missingDependency(dependency))),
-      Effect.mapError((e) => (e._tag === "EngineError" ? e : apiError(`list ${dependency.type.plural}`, e)))
-    )
-  )
 
 export const missingDependency = ({ type, install }: Dependency): EngineError =>
   new EngineError({
@@ -88,121 +151,89 @@ export const missingDependency = ({ type, install }: Dependency): EngineError =>
     message: `the ${type.kind} kind (${type.plural}.${type.group}/${type.version}) is not installed in this cluster: install ${install}`
   })
 
-export const apiError = (what: string, cause: KubeError): EngineError =>
-  new EngineError({ reason: "EngineFailed", message: `${what}: ${cause.message}`, cause })
+/**
+ * The one place that decides an optional kind is not installed: the API server answers 404 for
+ * the kind's collection. The runtime's "kind available" informer mechanism can replace the probe.
+ */
+export const requireKind = (dependency: Dependency): Effect.Effect<void, EngineError, KubeApi> =>
+  Effect.flatMap(KubeApi, (api) => api.list(dependency.type, { limit: 1 })).pipe(
+    Effect.asVoid,
+    Effect.catchTag("NotFound", () => Effect.fail(missingDependency(dependency))),
+    Effect.mapError((e) => (e._tag === "EngineError" ? e : kubeFailure(`list ${dependency.type.plural}`)(e)))
+  )
 
-/** Reads a child from the informer cache and decodes it; a shape the schema rejects is an error, not a guess. */
-export const readChild = <A, I>(
-  type: ResourceType,
-  schema: Schema.Schema<A, I>,
-  namespace: string,
-  name: string
-): Effect.Effect<Option.Option<A>, EngineError, ObjectLookup> =>
-  Effect.flatMap(ObjectLookup, (lookup) => lookup.get(type, namespace, name)).pipe(
-    Effect.mapError((e) => apiError(`read ${describe(type, namespace, name)}`, e)),
+/** `createOwned`, telling a kind that is not installed (404 on create) apart from other failures. */
+export const createChild = (type: ResourceType, op: Operation, desired: KubeObject, dependency: Dependency) =>
+  createOwned(type, op, desired).pipe(
+    Effect.catchIf(
+      (e) => e.cause?._tag === "NotFound",
+      (e) => Effect.zipRight(requireKind(dependency), Effect.fail(e))
+    ),
+    Effect.map(refOf)
+  )
+
+/** The Operation's child, decoded; a shape the schema rejects is an error, not a guess. */
+export const findChild = <A, I>(type: ResourceType, schema: Schema.Schema<A, I>, op: Operation, namespace: string, name: string) =>
+  Effect.flatMap(findWorkload(type, op, namespace, name), (found) =>
+    Option.match(found, {
+      onNone: () => Effect.succeed(Option.none<A>()),
+      onSome: (o) => Effect.map(decodeChild(type, schema, o), Option.some)
+    })
+  )
+
+const decodeChild = <A, I>(type: ResourceType, schema: Schema.Schema<A, I>, o: KubeObject): Effect.Effect<A, EngineError> =>
+  Schema.decodeUnknown(schema)(o).pipe(
+    Effect.mapError(
+      (e) =>
+        new EngineError({
+          reason: "EngineFailed",
+          message: `cannot read ${type.kind} ${o.metadata.namespace ?? ""}/${o.metadata.name ?? ""}: ${ParseResult.TreeFormatter.formatErrorSync(e)}`
+        })
+    )
+  )
+
+/** An object read live from the API server (not the cache), decoded; absent is `None`. */
+export const getLive = <A, I>(type: ResourceType, schema: Schema.Schema<A, I>, namespace: string, name: string) =>
+  Effect.flatMap(KubeApi, (api) => api.get(type, name, namespace)).pipe(
+    Effect.map(Option.some),
+    Effect.catchTag("NotFound", () => Effect.succeed(Option.none<KubeObject>())),
+    Effect.mapError(kubeFailure(`get ${type.kind} ${namespace}/${name}`)),
     Effect.flatMap((found) =>
       Option.match(found, {
-        onNone: () => Effect.succeed(Option.none()),
-        onSome: (o) =>
-          Schema.decodeUnknown(schema)(o).pipe(
-            Effect.map(Option.some),
-            Effect.mapError(
-              (e) =>
-                new EngineError({
-                  reason: "EngineFailed",
-                  message: `cannot read ${describe(type, namespace, name)}: ${ParseResult.TreeFormatter.formatErrorSync(e)}`
-                })
-            )
-          )
+        onNone: () => Effect.succeed(Option.none<A>()),
+        onSome: (o) => Effect.map(decodeChild(type, schema, o), Option.some)
       })
     )
   )
 
-/** A child the engine can see, or `Absent` when there is none (or it is not this Operation's). */
-export const ownedChild = <A extends KubeObject, I>(
-  type: ResourceType,
-  schema: Schema.Schema<A, I>,
-  op: Operation,
-  namespace: string,
-  name: string
-): Effect.Effect<Option.Option<A>, EngineError, ObjectLookup> =>
-  Effect.flatMap(readChild(type, schema, namespace, name), (found) =>
-    Option.match(found, {
-      onNone: () => Effect.succeed(Option.none()),
-      onSome: (child) => (isOwnedBy(child, op) ? Effect.succeed(Option.some(child)) : Effect.fail(ownershipConflict(type, child)))
-    })
-  )
-
-/** An authoritative read (not the cache), for decisions that must not act on a stale copy. */
-const getLive = (type: ResourceType, namespace: string, name: string) =>
-  Effect.flatMap(KubeApi, (api) => api.get(type, name, namespace)).pipe(
-    Effect.map(Option.some),
-    Effect.catchTag("NotFound", () => Effect.succeed(Option.none<KubeObject>())),
-    Effect.mapError((e) => apiError(`get ${describe(type, namespace, name)}`, e))
-  )
-
-/**
- * Creates the child unless it exists. An existing child must carry this Operation's UID label;
- * it is not written again (a running workload is never mutated). Absent from the cache is
- * confirmed with a GET, so a stale cache cannot make the engine overwrite another Operation's
- * object. A 404 on create means the kind is not installed (`requireKind` says so).
- */
-export const createChild = (
-  type: ResourceType,
-  desired: KubeObject,
-  op: Operation,
-  dependency: Dependency
-): Effect.Effect<WorkloadRef, EngineError, KubeApi | ObjectLookup> =>
-  Effect.gen(function* () {
-    const api = yield* KubeApi
-    const lookup = yield* ObjectLookup
-    const namespace = desired.metadata.namespace ?? ""
-    const name = desired.metadata.name ?? ""
-    const cached = yield* lookup.get(type, namespace, name).pipe(Effect.mapError((e) => apiError(`read ${describe(type, namespace, name)}`, e)))
-    const existing = Option.isSome(cached) ? cached : yield* getLive(type, namespace, name)
-    if (Option.isSome(existing)) {
-      if (!isOwnedBy(existing.value, op)) return yield* ownershipConflict(type, existing.value)
-      return refOf(existing.value)
-    }
-    const created = yield* api.apply(type, desired, { fieldManager: FieldManagers.operator }).pipe(
-      Effect.catchTag("NotFound", (e) =>
-        // The kind, or the namespace, is missing: say which.
-        Effect.zipRight(requireKind(dependency), Effect.fail(apiError(`create ${describe(type, namespace, name)}`, e)))
-      ),
-      Effect.mapError((e) => (e._tag === "EngineError" ? e : apiError(`create ${describe(type, namespace, name)}`, e)))
-    )
-    return refOf(created)
-  })
-
-/**
- * Deletes the child if it exists and is this Operation's, with Background propagation and a UID
- * precondition (the object deleted is the one checked). `keep` spares children in a final state
- * worth keeping (a completed backup).
- */
-export const deleteOwnedChild = (
+/** Cancel: deletes the Operation's child unless `keep` says it is a result worth keeping (a finished backup). */
+export const deleteChildUnless = (
   type: ResourceType,
   op: Operation,
   namespace: string,
   name: string,
   keep: (child: KubeObject) => boolean = () => false
-): Effect.Effect<void, EngineError, KubeApi> =>
-  Effect.gen(function* () {
-    const api = yield* KubeApi
-    const found = yield* getLive(type, namespace, name)
-    if (Option.isNone(found) || !isOwnedBy(found.value, op) || keep(found.value)) return
-    if (found.value.metadata.deletionTimestamp !== undefined) return
-    yield* api
-      .delete(type, name, namespace, { propagationPolicy: "Background", preconditions: { uid: found.value.metadata.uid } })
-      .pipe(
-        Effect.catchTag("NotFound", () => Effect.void),
-        Effect.mapError((e) => apiError(`delete ${describe(type, namespace, name)}`, e))
-      )
-  })
+) =>
+  Effect.flatMap(findWorkload(type, op, namespace, name), (found) =>
+    Option.isSome(found) && !keep(found.value) ? deleteOwned(type, op, found.value) : Effect.void
+  )
 
-/** Decodes the parameters with the engine's own reading of them; a mismatch is a typed error, not a guess. */
+/** Decodes the parameters the engine reads; a mismatch is a typed error, not a guess. */
 export const decodeParameters = <A, I>(schema: Schema.Schema<A, I>, parameters: unknown): Effect.Effect<A, EngineError> =>
   Schema.decodeUnknown(schema)(parameters ?? {}).pipe(
     Effect.mapError(
       (e) => new EngineError({ reason: "ValidationFailed", message: `parameters: ${ParseResult.TreeFormatter.formatErrorSync(e)}` })
+    )
+  )
+
+/** Any object from the informer cache, decoded (not necessarily the Operation's: the helm engine reads the HelmRelease). */
+export const readCached = <A, I>(type: ResourceType, schema: Schema.Schema<A, I>, namespace: string, name: string) =>
+  Effect.flatMap(ObjectLookup, (lookup) => lookup.get(type, namespace, name)).pipe(
+    Effect.mapError(kubeFailure(`read ${type.kind}`)),
+    Effect.flatMap((found) =>
+      Option.match(found, {
+        onNone: () => Effect.succeed(Option.none<A>()),
+        onSome: (o) => Effect.map(decodeChild(type, schema, o), Option.some)
+      })
     )
   )

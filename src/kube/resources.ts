@@ -21,6 +21,7 @@ export const Resources = {
   PersistentVolumeClaim: rt("", "v1", "PersistentVolumeClaim", "persistentvolumeclaims"),
   Lease: rt("coordination.k8s.io", "v1", "Lease", "leases"),
   Job: rt("batch", "v1", "Job", "jobs"),
+  Pod: rt("", "v1", "Pod", "pods"),
   CustomResourceDefinition: rt("apiextensions.k8s.io", "v1", "CustomResourceDefinition", "customresourcedefinitions", false),
   HelmRelease: rt("helm.toolkit.fluxcd.io", "v2", "HelmRelease", "helmreleases"),
   HelmRepository: rt("source.toolkit.fluxcd.io", "v1", "HelmRepository", "helmrepositories"),

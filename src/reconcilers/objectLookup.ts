@@ -12,6 +12,10 @@ export interface ObjectLookupService {
     namespace: string | undefined,
     name: string
   ) => Effect.Effect<Option.Option<KubeObject>, KubeError>
+  /** Every cached object of the kind, in one namespace or (absent) all. */
+  readonly list: (type: ResourceType, namespace: string | undefined) => Effect.Effect<ReadonlyArray<KubeObject>, KubeError>
+  /** Cached objects of the kind carrying the label `key=value`, in any namespace. */
+  readonly byLabel: (type: ResourceType, key: string, value: string) => Effect.Effect<ReadonlyArray<KubeObject>, KubeError>
 }
 
 export class ObjectLookup extends Context.Tag("vworkspace/ObjectLookup")<ObjectLookup, ObjectLookupService>() {}

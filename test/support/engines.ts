@@ -35,11 +35,14 @@ const lookupLayer = (namespace: string) =>
       const informers = new Map<ResourceType, Effect.Effect.Success<ReturnType<typeof makeInformer>>>()
       for (const kind of informed) informers.set(kind, yield* makeInformer(kind, { namespace }))
       yield* Effect.forEach([...informers.values()], (i) => i.synced)
+      const cacheOf = (type: ResourceType) => {
+        const informer = informers.get(type)
+        return informer === undefined ? Effect.dieMessage(`no informer for ${type.kind}`) : Effect.succeed(informer.cache)
+      }
       return {
-        get: (type, ns, name) => {
-          const informer = informers.get(type)
-          return informer === undefined ? Effect.dieMessage(`no informer for ${type.kind}`) : informer.cache.get(`${ns ?? ""}/${name}`)
-        }
+        get: (type, ns, name) => Effect.flatMap(cacheOf(type), (c) => c.get(`${ns ?? ""}/${name}`)),
+        list: (type, ns) => Effect.flatMap(cacheOf(type), (c) => c.list(ns)),
+        byLabel: (type, key, value) => Effect.flatMap(cacheOf(type), (c) => c.byLabel(key, value))
       }
     })
   )

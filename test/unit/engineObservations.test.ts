@@ -1,11 +1,11 @@
 /** The status mappings of the velero, workflow, snapshot and volsync engines, and the objects they create. */
 import { describe, expect, it } from "vitest"
 import type { Operation } from "../../src/api/operation.js"
-import { desiredBackup, observeVelero } from "../../src/engines/velero.js"
+import { desiredBackup, observeVelero, veleroLabels } from "../../src/engines/velero.js"
 import { desiredWorkflow, observeWorkflow, workflowArguments } from "../../src/engines/workflow.js"
-import { desiredRestoredClaim, observeRestoredClaim, observeSnapshot } from "../../src/engines/snapshot.js"
+import { desiredRestoredClaim, observeRestoredClaim, observeSnapshots } from "../../src/engines/snapshot.js"
 import { desiredDestination, observeReplication } from "../../src/engines/volsync.js"
-import { workloadLabels, workloadName } from "../../src/engines/workload.js"
+import { workloadName } from "../../src/engines/workload.js"
 
 const op = (name = "nightly", namespace = "team"): Operation => ({
   apiVersion: "ops.vworkspace.io/v1alpha1",
@@ -22,8 +22,8 @@ describe("workload naming and labels", () => {
     expect(workloadName(op("x".repeat(60)))).toBe("0b5c2a4e-1111-2222-3333-444455556666")
   })
 
-  it("labels carry the Operation's UID, namespace and name", () => {
-    expect(workloadLabels(op())).toEqual({
+  it("Velero objects' labels carry the Operation's UID, namespace and name", () => {
+    expect(veleroLabels(op())).toEqual({
       "app.vworkspace.io/managed-by": "vworkspace-operator",
       "ops.vworkspace.io/operation": "0b5c2a4e-1111-2222-3333-444455556666",
       "ops.vworkspace.io/operation-namespace": "team",
@@ -35,7 +35,7 @@ describe("workload naming and labels", () => {
 describe("velero", () => {
   it("a Backup of the target namespace, storage location default, retention as ttl, no owner reference", () => {
     const b = desiredBackup(op(), "velero", "team", { retention: "720h", snapshotClassName: "csi", includedResources: [] })
-    expect(b.metadata).toEqual({ name: "team--nightly", namespace: "velero", labels: workloadLabels(op()) })
+    expect(b.metadata).toEqual({ name: "team--nightly", namespace: "velero", labels: veleroLabels(op()) })
     expect(b["spec"]).toEqual({ includedNamespaces: ["team"], storageLocation: "default", csiSnapshotClassName: "csi", ttl: "720h" })
   })
 
@@ -91,12 +91,13 @@ describe("velero", () => {
 describe("workflow", () => {
   const ref = { kind: "Workflow", name: "team--nightly", namespace: "team" }
 
-  it("arguments: documented keys, the parameter map and `arguments`, sorted; later sources win", () => {
+  it("arguments: the documented runbook keys and `arguments`, sorted by name; `arguments` wins", () => {
     expect(
-      workflowArguments({ targetChartVersion: "7.0.0", workflowTemplateParameters: { b: "1", a: "2" }, arguments: { a: "3" } })
+      workflowArguments({ targetChartVersion: "7.0.0", failureAction: "rollback", arguments: { b: "1", a: "2", failureAction: "stop" } })
     ).toEqual([
-      { name: "a", value: "3" },
+      { name: "a", value: "2" },
       { name: "b", value: "1" },
+      { name: "failureAction", value: "stop" },
       { name: "targetChartVersion", value: "7.0.0" }
     ])
   })
@@ -131,21 +132,31 @@ describe("workflow", () => {
 describe("snapshot", () => {
   const ref = { kind: "VolumeSnapshot", name: "team--nightly", namespace: "team" }
 
-  it("readyToUse is Succeeded, error is Failed, anything else is Running", () => {
-    expect(observeSnapshot(ref, { readyToUse: true, restoreSize: "1Gi", boundVolumeSnapshotContentName: "snapcontent-1" })).toMatchObject({
+  it("all readyToUse is Succeeded, an error on any is Failed, anything else is Running", () => {
+    const data = { pvc: "data", workload: ref }
+    const logs = { pvc: "logs", workload: { ...ref, name: "team--nightly-logs" } }
+    expect(observeSnapshots([{ ...data, status: { readyToUse: true, restoreSize: "1Gi", boundVolumeSnapshotContentName: "snapcontent-1" } }])).toMatchObject({
       _tag: "Succeeded",
       reason: "VolumeSnapshotReadyToUse",
-      outputs: { volumeSnapshotName: "team--nightly", restoreSize: "1Gi", volumeSnapshotContentName: "snapcontent-1" }
+      outputs: { volumeSnapshotName: "team--nightly", restoreSize: "1Gi", volumeSnapshots: { data: "team--nightly" } }
     })
-    expect(observeSnapshot(ref, { readyToUse: false, error: { message: "rpc error: driver does not support snapshots" } })).toMatchObject({
-      _tag: "Failed",
-      reason: "VolumeSnapshotFailed"
-    })
-    expect(observeSnapshot(ref, { readyToUse: false, boundVolumeSnapshotContentName: "snapcontent-1" })).toMatchObject({ _tag: "Running" })
+    expect(
+      observeSnapshots([
+        { ...data, status: { readyToUse: true, restoreSize: "1Gi" } },
+        { ...logs, status: { readyToUse: false, boundVolumeSnapshotContentName: "snapcontent-2" } }
+      ])
+    ).toMatchObject({ _tag: "Running", message: "1/2 VolumeSnapshot(s) ready; team--nightly-logs is bound to snapcontent-2, waiting until it is ready to use" })
+    expect(
+      observeSnapshots([
+        { ...data, status: { readyToUse: true } },
+        { ...logs, status: { readyToUse: false, error: { message: "rpc error: driver does not support snapshots" } } }
+      ])
+    ).toMatchObject({ _tag: "Failed", reason: "VolumeSnapshotFailed", message: "VolumeSnapshot team--nightly-logs of PVC logs failed: rpc error: driver does not support snapshots" })
+    expect(observeSnapshots([])._tag).toBe("Absent")
   })
 
   it("a restore is a PVC with the snapshot as dataSource; Bound is Succeeded", () => {
-    const claim = desiredRestoredClaim(op(), "team", { snapshotName: "team--nightly" }, "1Gi")
+    const claim = desiredRestoredClaim(op(), "team", { volumeSnapshotName: "team--nightly", persistentVolumeClaimName: "data-restored" }, "1Gi")
     expect(claim["spec"]).toEqual({
       accessModes: ["ReadWriteOnce"],
       resources: { requests: { storage: "1Gi" } },
@@ -164,7 +175,7 @@ describe("volsync", () => {
   const uid = "0b5c2a4e-1111-2222-3333-444455556666"
 
   it("a destination restores into an existing PVC with copyMethod Direct, once (manual trigger = the Operation UID)", () => {
-    expect(desiredDestination(op(), "team", { repository: "restic-repo", pvc: "data" })["spec"]).toEqual({
+    expect(desiredDestination(op(), "team", { repository: "restic-repo", destinationPVC: "data" })["spec"]).toEqual({
       trigger: { manual: uid },
       restic: { repository: "restic-repo", destinationPVC: "data", copyMethod: "Direct" }
     })
