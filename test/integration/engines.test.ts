@@ -135,8 +135,8 @@ layer(kubeLayer(), { timeout: "90 seconds", excludeTestServices: true })("engine
         expect(error.message).toContain(`Backup ${ns}/${ns}--weekly belongs to a different operation`)
         const again = yield* Effect.flip(veleroEngine.observe(second))
         expect(again.reason).toBe("WorkloadOwnershipConflict")
-        // Cancel leaves the other Operation's Backup alone.
-        yield* veleroEngine.cancel(second)
+        // Cancel refuses to touch the other Operation's Backup.
+        expect((yield* Effect.flip(veleroEngine.cancel(second))).reason).toBe("WorkloadOwnershipConflict")
         expect(yield* exists(Resources.VeleroBackup, ns, `${ns}--weekly`)).toBe(true)
       }).pipe(Effect.provide(engineServices(ns)))
     })

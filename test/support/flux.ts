@@ -88,6 +88,7 @@ export const helmUpgradeSteps = (s: UpgradeStory) => {
     status,
     chartName: s.chart,
     chartVersion,
+    digest: `sha256:${String(version).padStart(64, "a")}`,
     configDigest: "sha256:1d3c8b1e7a7b4f0e",
     firstDeployed: "2026-11-26T10:00:00Z",
     lastDeployed: "2026-11-26T10:00:00Z"
