@@ -15,6 +15,7 @@ import { apiVersionOf, type KubeObject } from "../kube/object.js"
 import { Resources } from "../kube/resources.js"
 import { EngineError, EngineObservation, type OperationEngineService, registerEngine, type WorkloadRef } from "./engine.js"
 import {
+  backupOrRestore,
   createChild,
   decodeParameters,
   deleteChildUnless,
@@ -163,11 +164,6 @@ export const observeRestoredClaim = (
   }
 }
 
-const typeOf = (op: Operation): Effect.Effect<"Backup" | "Restore", EngineError> =>
-  op.spec.type === "Backup" || op.spec.type === "Restore"
-    ? Effect.succeed(op.spec.type)
-    : Effect.fail(new EngineError({ reason: "ValidationFailed", message: `snapshot engine does not support operation type "${op.spec.type}"` }))
-
 /** The source PVC must exist: a snapshot of nothing would wait for ever. */
 const requireSourceClaim = (namespace: string, name: string) =>
   Effect.flatMap(getLive(Resources.PersistentVolumeClaim, PersistentVolumeClaim, namespace, name), (found) =>
@@ -207,7 +203,7 @@ export const snapshotEngine: OperationEngineService = {
   materialize: ({ operation, target, parameters }) =>
     Effect.gen(function* () {
       const namespace = targetNamespace(target)
-      if ((yield* typeOf(operation)) === "Backup") {
+      if ((yield* backupOrRestore(operation)) === "Backup") {
         const p = yield* backupParameters(parameters)
         yield* Effect.forEach(p.persistentVolumeClaimNames, (pvc) => requireSourceClaim(namespace, pvc))
         const refs = yield* Effect.forEach(p.persistentVolumeClaimNames, (pvc) =>
@@ -229,7 +225,7 @@ export const snapshotEngine: OperationEngineService = {
   observe: ({ operation, target, parameters }) =>
     Effect.gen(function* () {
       const namespace = targetNamespace(target)
-      if ((yield* typeOf(operation)) === "Backup") {
+      if ((yield* backupOrRestore(operation)) === "Backup") {
         const p = yield* backupParameters(parameters)
         const found = yield* Effect.forEach(p.persistentVolumeClaimNames, (pvc) =>
           Effect.map(findChild(Resources.VolumeSnapshot, VolumeSnapshot, operation, namespace, snapshotName(operation, pvc)), (s) =>
@@ -256,7 +252,7 @@ export const snapshotEngine: OperationEngineService = {
   cancel: ({ operation, target, parameters }) =>
     Effect.gen(function* () {
       const namespace = targetNamespace(target)
-      if ((yield* typeOf(operation)) === "Backup") {
+      if ((yield* backupOrRestore(operation)) === "Backup") {
         const p = yield* backupParameters(parameters)
         return yield* Effect.forEach(
           p.persistentVolumeClaimNames,

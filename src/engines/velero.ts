@@ -12,8 +12,9 @@ import { VeleroBackup, VeleroRestore } from "../api/thirdParty/velero.js"
 import { OperatorConfig } from "../config.js"
 import { apiVersionOf, type KubeObject } from "../kube/object.js"
 import { Resources } from "../kube/resources.js"
-import { EngineError, EngineObservation, type OperationEngineService, registerEngine, type WorkloadRef } from "./engine.js"
+import { EngineObservation, type OperationEngineService, registerEngine, type WorkloadRef } from "./engine.js"
 import {
+  backupOrRestore,
   createChild,
   decodeParameters,
   deleteChildUnless,
@@ -209,18 +210,13 @@ const countOutputs = (s: VeleroStatusView): Record<string, string> => ({
   ...(s.completionTimestamp !== undefined ? { completionTime: s.completionTimestamp } : {})
 })
 
-const kindOf = (op: Operation): Effect.Effect<"Backup" | "Restore", EngineError> =>
-  op.spec.type === "Backup" || op.spec.type === "Restore"
-    ? Effect.succeed(op.spec.type)
-    : Effect.fail(new EngineError({ reason: "ValidationFailed", message: `velero engine does not support operation type "${op.spec.type}"` }))
-
 export const veleroEngine: OperationEngineService = {
   name: "velero",
   childKinds: [Resources.VeleroBackup, Resources.VeleroRestore],
   materialize: ({ operation, target, parameters }) =>
     Effect.gen(function* () {
       const { veleroNamespace } = yield* OperatorConfig
-      const kind = yield* kindOf(operation)
+      const kind = yield* backupOrRestore(operation)
       if (kind === "Backup") {
         const p = yield* decodeParameters(BackupVeleroParameters, parameters)
         return yield* createChild(
@@ -236,7 +232,7 @@ export const veleroEngine: OperationEngineService = {
   observe: ({ operation, parameters }) =>
     Effect.gen(function* () {
       const { veleroNamespace } = yield* OperatorConfig
-      const kind = yield* kindOf(operation)
+      const kind = yield* backupOrRestore(operation)
       const name = workloadName(operation)
       if (kind === "Backup") {
         const found = yield* findChild(Resources.VeleroBackup, VeleroBackup, operation, veleroNamespace, name)
@@ -255,7 +251,7 @@ export const veleroEngine: OperationEngineService = {
   cancel: ({ operation }) =>
     Effect.gen(function* () {
       const { veleroNamespace } = yield* OperatorConfig
-      const kind = yield* kindOf(operation)
+      const kind = yield* backupOrRestore(operation)
       const type = kind === "Backup" ? Resources.VeleroBackup : Resources.VeleroRestore
       yield* deleteChildUnless(type, operation, veleroNamespace, workloadName(operation), Schema.is(Finished))
     })

@@ -15,6 +15,7 @@ import { apiVersionOf, type KubeObject } from "../kube/object.js"
 import { Resources } from "../kube/resources.js"
 import { EngineError, EngineObservation, type OperationEngineService, registerEngine, type WorkloadRef } from "./engine.js"
 import {
+  backupOrRestore,
   createChild,
   decodeParameters,
   deleteChildUnless,
@@ -144,11 +145,6 @@ export const observeReplication = (
       })
 }
 
-const typeOf = (op: Operation): Effect.Effect<"Backup" | "Restore", EngineError> =>
-  op.spec.type === "Backup" || op.spec.type === "Restore"
-    ? Effect.succeed(op.spec.type)
-    : Effect.fail(new EngineError({ reason: "ValidationFailed", message: `volsync engine does not support operation type "${op.spec.type}"` }))
-
 const restoreTarget = (p: RestoreVolSyncParameters): Effect.Effect<RestoreVolSyncParameters, EngineError> =>
   p.destinationPVC !== undefined || p.capacity !== undefined
     ? Effect.succeed(p)
@@ -165,7 +161,7 @@ export const volsyncEngine: OperationEngineService = {
   materialize: ({ operation, target, parameters }) =>
     Effect.gen(function* () {
       const namespace = targetNamespace(target)
-      if ((yield* typeOf(operation)) === "Backup") {
+      if ((yield* backupOrRestore(operation)) === "Backup") {
         const p = yield* decodeParameters(BackupVolSyncParameters, parameters)
         return yield* createChild(Resources.ReplicationSource, operation, desiredSource(operation, namespace, p), sourceDependency)
       }
@@ -178,7 +174,7 @@ export const volsyncEngine: OperationEngineService = {
       const name = workloadName(operation)
       const manual = operation.metadata.uid ?? ""
       const found: Option.Option<ReplicationSource | ReplicationDestination> =
-        (yield* typeOf(operation)) === "Backup"
+        (yield* backupOrRestore(operation)) === "Backup"
           ? yield* findChild(Resources.ReplicationSource, ReplicationSource, operation, namespace, name)
           : yield* findChild(Resources.ReplicationDestination, ReplicationDestination, operation, namespace, name)
       return Option.match(found, {
@@ -187,7 +183,7 @@ export const volsyncEngine: OperationEngineService = {
       })
     }),
   cancel: ({ operation, target }) =>
-    Effect.flatMap(typeOf(operation), (type) =>
+    Effect.flatMap(backupOrRestore(operation), (type) =>
       deleteChildUnless(
         type === "Backup" ? Resources.ReplicationSource : Resources.ReplicationDestination,
         operation,

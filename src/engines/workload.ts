@@ -237,3 +237,11 @@ export const readCached = <A, I>(type: ResourceType, schema: Schema.Schema<A, I>
       })
     )
   )
+
+/** The backup/restore engines act on these two types only. */
+export const backupOrRestore = (op: Operation): Effect.Effect<"Backup" | "Restore", EngineError> =>
+  op.spec.type === "Backup" || op.spec.type === "Restore"
+    ? Effect.succeed(op.spec.type)
+    : Effect.fail(
+        new EngineError({ reason: "ValidationFailed", message: `${op.spec.engine} engine does not support operation type "${op.spec.type}"` })
+      )
