@@ -134,7 +134,7 @@ export const managerRules: ReadonlyArray<Rule> = [
     apiGroups: ["apps.vworkspace.io"],
     resources: ["applicationinstances"],
     verbs: ["list", "watch", "patch"],
-    why: "informer; finalizer add/remove (merge patch under a resourceVersion precondition)"
+    why: "informer; finalizer add/remove (merge patch under a resourceVersion precondition); upgrade.helm: JSON patch of the chart version and values"
   },
   {
     apiGroups: ["apps.vworkspace.io"],
@@ -196,6 +196,36 @@ export const managerRules: ReadonlyArray<Rule> = [
     resources: ["serviceaccounts"],
     verbs: ["create"],
     why: "job engines: the runner ServiceAccount vworkspace-operation-runner, created when missing"
+  },
+  {
+    apiGroups: ["velero.io"],
+    resources: ["backups", "restores"],
+    verbs: ["get", "list", "watch", "create", "delete"],
+    why: "velero engine: informer (operation label), create, read back on AlreadyExists, cancel of an unfinished one; in the Velero namespace"
+  },
+  {
+    apiGroups: ["argoproj.io"],
+    resources: ["workflows"],
+    verbs: ["get", "list", "watch", "create", "delete"],
+    why: "workflow engine: informer (operation label), create, read back on AlreadyExists, cancel"
+  },
+  {
+    apiGroups: ["volsync.backube"],
+    resources: ["replicationsources", "replicationdestinations"],
+    verbs: ["get", "list", "watch", "create", "delete"],
+    why: "volsync engine: informer (operation label), create, read back on AlreadyExists, cancel"
+  },
+  {
+    apiGroups: ["snapshot.storage.k8s.io"],
+    resources: ["volumesnapshots"],
+    verbs: ["get", "list", "watch", "create", "delete"],
+    why: "snapshot engine: informer (operation label), create, the snapshot to restore from (get), cancel"
+  },
+  {
+    apiGroups: [""],
+    resources: ["persistentvolumeclaims"],
+    verbs: ["get", "list", "watch", "create", "delete"],
+    why: "snapshot engine: the source PVC must exist (get); a restore creates a PVC from a snapshot (informer, create, cancel)"
   }
 ]
 

@@ -3,7 +3,7 @@
  * namespace, the ownership labels, the owner reference, and deletion only of what this Operation
  * owns.
  */
-import { Effect, Option } from "effect"
+import { Effect, Option, ParseResult, Schema } from "effect"
 import type { ApplicationInstance } from "../api/applicationInstance.js"
 import type { Operation } from "../api/operation.js"
 import { ApiVersions, Labels, ManagedBy, Names } from "../api/wellKnown.js"
@@ -12,7 +12,7 @@ import { KubeApi } from "../kube/KubeApi.js"
 import type { KubeObject, OwnerReference, ResourceType } from "../kube/object.js"
 import { Resources } from "../kube/resources.js"
 import { ObjectLookup } from "../reconcilers/objectLookup.js"
-import { EngineError } from "./engine.js"
+import { EngineError, type WorkloadRef } from "./engine.js"
 
 /** `<namespace>--<name>` when that fits in 63 characters, else the Operation UID. */
 export const workloadName = (op: Operation): string => {
@@ -127,3 +127,121 @@ export const ensureRunnerServiceAccount = (namespace: string) =>
         Effect.mapError(kubeFailure("create ServiceAccount"))
       )
   )
+
+// ---------------------------------------------------------------------------------------------
+// Used by the velero, workflow, volsync and snapshot engines
+// ---------------------------------------------------------------------------------------------
+
+export const refOf = (child: KubeObject): WorkloadRef => ({
+  kind: child.kind,
+  name: child.metadata.name ?? "",
+  namespace: child.metadata.namespace
+})
+
+/** An optional kind an engine creates, and what to install to have it. */
+export interface Dependency {
+  readonly type: ResourceType
+  /** e.g. "Velero (the velero.io CRDs and the Velero server)". */
+  readonly install: string
+}
+
+export const missingDependency = ({ type, install }: Dependency): EngineError =>
+  new EngineError({
+    reason: "MissingDependencies",
+    message: `the ${type.kind} kind (${type.plural}.${type.group}/${type.version}) is not installed in this cluster: install ${install}`
+  })
+
+/**
+ * The one place that decides an optional kind is not installed: the API server answers 404 for
+ * the kind's collection. The runtime's "kind available" informer mechanism can replace the probe.
+ */
+export const requireKind = (dependency: Dependency): Effect.Effect<void, EngineError, KubeApi> =>
+  Effect.flatMap(KubeApi, (api) => api.list(dependency.type, { limit: 1 })).pipe(
+    Effect.asVoid,
+    Effect.catchTag("NotFound", () => Effect.fail(missingDependency(dependency))),
+    Effect.mapError((e) => (e._tag === "EngineError" ? e : kubeFailure(`list ${dependency.type.plural}`)(e)))
+  )
+
+/** `createOwned`, telling a kind that is not installed (404 on create) apart from other failures. */
+export const createChild = (type: ResourceType, op: Operation, desired: KubeObject, dependency: Dependency) =>
+  createOwned(type, op, desired).pipe(
+    Effect.catchIf(
+      (e) => e.cause?._tag === "NotFound",
+      (e) => Effect.zipRight(requireKind(dependency), Effect.fail(e))
+    ),
+    Effect.map(refOf)
+  )
+
+/** The Operation's child, decoded; a shape the schema rejects is an error, not a guess. */
+export const findChild = <A, I>(type: ResourceType, schema: Schema.Schema<A, I>, op: Operation, namespace: string, name: string) =>
+  Effect.flatMap(findWorkload(type, op, namespace, name), (found) =>
+    Option.match(found, {
+      onNone: () => Effect.succeed(Option.none<A>()),
+      onSome: (o) => Effect.map(decodeChild(type, schema, o), Option.some)
+    })
+  )
+
+const decodeChild = <A, I>(type: ResourceType, schema: Schema.Schema<A, I>, o: KubeObject): Effect.Effect<A, EngineError> =>
+  Schema.decodeUnknown(schema)(o).pipe(
+    Effect.mapError(
+      (e) =>
+        new EngineError({
+          reason: "EngineFailed",
+          message: `cannot read ${type.kind} ${o.metadata.namespace ?? ""}/${o.metadata.name ?? ""}: ${ParseResult.TreeFormatter.formatErrorSync(e)}`
+        })
+    )
+  )
+
+/** An object read live from the API server (not the cache), decoded; absent is `None`. */
+export const getLive = <A, I>(type: ResourceType, schema: Schema.Schema<A, I>, namespace: string, name: string) =>
+  Effect.flatMap(KubeApi, (api) => api.get(type, name, namespace)).pipe(
+    Effect.map(Option.some),
+    Effect.catchTag("NotFound", () => Effect.succeed(Option.none<KubeObject>())),
+    Effect.mapError(kubeFailure(`get ${type.kind} ${namespace}/${name}`)),
+    Effect.flatMap((found) =>
+      Option.match(found, {
+        onNone: () => Effect.succeed(Option.none<A>()),
+        onSome: (o) => Effect.map(decodeChild(type, schema, o), Option.some)
+      })
+    )
+  )
+
+/** Cancel: deletes the Operation's child unless `keep` says it is a result worth keeping (a finished backup). */
+export const deleteChildUnless = (
+  type: ResourceType,
+  op: Operation,
+  namespace: string,
+  name: string,
+  keep: (child: KubeObject) => boolean = () => false
+) =>
+  Effect.flatMap(findWorkload(type, op, namespace, name), (found) =>
+    Option.isSome(found) && !keep(found.value) ? deleteOwned(type, op, found.value) : Effect.void
+  )
+
+/** Decodes the parameters the engine reads; a mismatch is a typed error, not a guess. */
+export const decodeParameters = <A, I>(schema: Schema.Schema<A, I>, parameters: unknown): Effect.Effect<A, EngineError> =>
+  Schema.decodeUnknown(schema)(parameters ?? {}).pipe(
+    Effect.mapError(
+      (e) => new EngineError({ reason: "ValidationFailed", message: `parameters: ${ParseResult.TreeFormatter.formatErrorSync(e)}` })
+    )
+  )
+
+/** Any object from the informer cache, decoded (not necessarily the Operation's: the helm engine reads the HelmRelease). */
+export const readCached = <A, I>(type: ResourceType, schema: Schema.Schema<A, I>, namespace: string, name: string) =>
+  Effect.flatMap(ObjectLookup, (lookup) => lookup.get(type, namespace, name)).pipe(
+    Effect.mapError(kubeFailure(`read ${type.kind}`)),
+    Effect.flatMap((found) =>
+      Option.match(found, {
+        onNone: () => Effect.succeed(Option.none<A>()),
+        onSome: (o) => Effect.map(decodeChild(type, schema, o), Option.some)
+      })
+    )
+  )
+
+/** The backup/restore engines act on these two types only. */
+export const backupOrRestore = (op: Operation): Effect.Effect<"Backup" | "Restore", EngineError> =>
+  op.spec.type === "Backup" || op.spec.type === "Restore"
+    ? Effect.succeed(op.spec.type)
+    : Effect.fail(
+        new EngineError({ reason: "ValidationFailed", message: `${op.spec.engine} engine does not support operation type "${op.spec.type}"` })
+      )

@@ -15,6 +15,8 @@ export interface FluxCondition {
   readonly status: string
   readonly reason?: string
   readonly message?: string
+  /** helm-controller stamps each condition with the generation it was written for. */
+  readonly observedGeneration?: number
 }
 
 export interface ObservedHelmRelease {
@@ -35,6 +37,31 @@ const safeReason = (reason: string | undefined, fallback: string): string =>
   reason !== undefined && reasonPattern.test(reason) ? reason : fallback
 
 const find = (conditions: ReadonlyArray<FluxCondition>, type: string) => conditions.find((c) => c.type === type)
+
+/** The condition of `type`, unless it was written for an older generation than the current one. */
+export const currentCondition = (hr: ObservedHelmRelease, type: string): FluxCondition | undefined =>
+  hr.conditions.find(
+    (c) => c.type === type && (hr.generation === undefined || c.observedGeneration === undefined || c.observedGeneration >= hr.generation)
+  )
+
+/**
+ * kstatus: the failure helm-controller reports for the generation the HelmRelease is at now, if
+ * any. `Stalled=True`, `Remediated=True` (the release action failed and was rolled back or
+ * uninstalled), `Released=False`, or `Ready=False` while nothing reconciles. `Ready=False` with
+ * `Reconciling=True` is progress: helm-controller writes "HelmChart '…' is not ready: latest
+ * generation of object has not been reconciled" during every chart change. Conditions written
+ * for an older generation do not count.
+ */
+export const releaseFailure = (hr: ObservedHelmRelease): FluxCondition | undefined => {
+  const at = (type: string) => currentCondition(hr, type)
+  const reconciling = at("Reconciling")?.status === "True"
+  const failed = [at("Stalled"), at("Remediated")].find((c) => c?.status === "True")
+  if (failed !== undefined) return failed
+  const released = at("Released")
+  if (released?.status === "False") return released
+  const ready = at("Ready")
+  return ready?.status === "False" && !reconciling ? ready : undefined
+}
 
 export const releaseHealth = (hr: ObservedHelmRelease): ReleaseHealth => {
   const ready = find(hr.conditions, "Ready")
@@ -79,11 +106,10 @@ export const releaseHealth = (hr: ObservedHelmRelease): ReleaseHealth => {
         degraded: { active: false, reason: "Recovered", message: "Release is healthy" }
       }
     case "False":
-      return {
-        ready: { status: "False", reason: "HelmReleaseFailed", message: ready.message ?? "" },
-        reconciling,
-        degraded
-      }
+      return releaseFailure(hr) === undefined && reconciling.active
+        ? // In progress (kstatus): not a failure, and not worth a Warning.
+          { ready: { status: "Unknown", reason: reconciling.reason, message: ready.message ?? "" }, reconciling, degraded }
+        : { ready: { status: "False", reason: "HelmReleaseFailed", message: ready.message ?? "" }, reconciling, degraded }
     default:
       return {
         ready: {

@@ -18,6 +18,7 @@ export const Resources = {
   ConfigMap: rt("", "v1", "ConfigMap", "configmaps"),
   Event: rt("", "v1", "Event", "events"),
   ServiceAccount: rt("", "v1", "ServiceAccount", "serviceaccounts"),
+  PersistentVolumeClaim: rt("", "v1", "PersistentVolumeClaim", "persistentvolumeclaims"),
   Lease: rt("coordination.k8s.io", "v1", "Lease", "leases"),
   Job: rt("batch", "v1", "Job", "jobs"),
   Pod: rt("", "v1", "Pod", "pods"),

@@ -1,11 +1,45 @@
-/** Playing helm-controller: tests write HelmRelease status the way Flux does. */
+/**
+ * Playing helm-controller: tests write HelmRelease status the way Flux does. One writer
+ * (`writeFluxStatus`) and, for upgrades, helm-controller's real sequence of statuses
+ * (`helmUpgradeSteps`), taken from its reconcile loop: `Reconciling=True` "Fulfilling
+ * prerequisites" with `Ready=False/SourceNotReady` while the HelmChart catches up, then
+ * "Running 'upgrade' action", then `Ready=True/UpgradeSucceeded`, or a failure with
+ * `Released=False/UpgradeFailed` followed by a rollback (`Remediated=True/RollbackSucceeded`).
+ */
 import { Effect } from "effect"
 import { KubeApi } from "../../src/kube/KubeApi.js"
 import type { KubeObject } from "../../src/kube/object.js"
 import { Resources } from "../../src/kube/resources.js"
 
-/** Writes `status.conditions` (and observedGeneration = the HelmRelease's generation) under helm-controller's field manager. */
-export const writeFluxStatus = (hr: KubeObject, conditions: ReadonlyArray<Record<string, string>>) =>
+export interface FluxConditionInput {
+  readonly type: string
+  readonly status: string
+  readonly reason?: string
+  readonly message?: string
+  /** helm-controller stamps every condition with the generation it was written for. */
+  readonly observedGeneration?: number
+}
+
+/** The rest of `status` besides the conditions; absent fields are absent (SSA removes what a writer stops setting). */
+export interface FluxStatusFields {
+  /** Default: the HelmRelease's generation. helm-controller moves it only when an attempt ends. */
+  readonly observedGeneration?: number
+  readonly history?: ReadonlyArray<Record<string, unknown>>
+  readonly lastAttemptedRevision?: string
+  readonly lastAttemptedGeneration?: number
+  readonly lastAttemptedReleaseAction?: string
+  readonly failures?: number
+  readonly upgradeFailures?: number
+  readonly helmChart?: string
+  readonly storageNamespace?: string
+}
+
+/** Writes the HelmRelease's whole `status` under helm-controller's field manager. */
+export const writeFluxStatus = (
+  hr: KubeObject,
+  conditions: ReadonlyArray<FluxConditionInput>,
+  fields: FluxStatusFields = {}
+) =>
   Effect.flatMap(KubeApi, (api) =>
     api.applyStatus(
       Resources.HelmRelease,
@@ -14,10 +48,142 @@ export const writeFluxStatus = (hr: KubeObject, conditions: ReadonlyArray<Record
         kind: hr.kind,
         metadata: { name: hr.metadata.name, namespace: hr.metadata.namespace },
         status: {
-          observedGeneration: hr.metadata.generation,
+          ...fields,
+          observedGeneration: fields.observedGeneration ?? hr.metadata.generation,
           conditions: conditions.map((c) => ({ lastTransitionTime: "2026-11-26T10:00:00Z", message: "", ...c }))
         }
       },
       { fieldManager: "helm-controller", force: true }
     )
   )
+
+export interface UpgradeStory {
+  readonly namespace: string
+  readonly release: string
+  readonly chart: string
+  readonly from: string
+  readonly to: string
+  /** The HelmRelease generation that asks for `to`; the installed release is from `generation - 1`. */
+  readonly generation: number
+}
+
+export interface FluxStatusStep {
+  readonly conditions: ReadonlyArray<FluxConditionInput>
+  readonly fields: FluxStatusFields
+}
+
+/**
+ * helm-controller's statuses, in order, for an upgrade from `from` (installed, revision 1) to `to`.
+ * `installed` is where it starts; an upgrade goes `fulfilling` → `sourceNotReady` → `upgrading`
+ * and then `succeeded`, or `upgradeFailed` → `rollingBack` → `rolledBack`.
+ */
+export const helmUpgradeSteps = (s: UpgradeStory) => {
+  const g = s.generation
+  const full = `${s.namespace}/${s.release}`
+  const helmChart = `${s.namespace}/${s.namespace}-${s.release}`
+  const rev = (version: number, chartVersion: string, status: string) => ({
+    name: s.release,
+    namespace: s.namespace,
+    version,
+    status,
+    chartName: s.chart,
+    chartVersion,
+    digest: `sha256:${String(version).padStart(64, "a")}`,
+    configDigest: "sha256:1d3c8b1e7a7b4f0e",
+    firstDeployed: "2026-11-26T10:00:00Z",
+    lastDeployed: "2026-11-26T10:00:00Z"
+  })
+  const installedMsg = `Helm install succeeded for release ${full}.v1 with chart ${s.chart}@${s.from}`
+  const installedFields: FluxStatusFields = {
+    observedGeneration: g - 1,
+    history: [rev(1, s.from, "deployed")],
+    lastAttemptedRevision: s.from,
+    lastAttemptedGeneration: g - 1,
+    lastAttemptedReleaseAction: "install",
+    helmChart,
+    storageNamespace: s.namespace
+  }
+  const released = { type: "Released", status: "True", reason: "InstallSucceeded", message: installedMsg, observedGeneration: g - 1 }
+  const attempting: FluxStatusFields = {
+    ...installedFields,
+    lastAttemptedRevision: s.to,
+    lastAttemptedGeneration: g,
+    lastAttemptedReleaseAction: "upgrade"
+  }
+  const upgradeMsg = "Running 'upgrade' action with timeout of 5m0s"
+  const failedMsg = `Helm upgrade failed for release ${full} with chart ${s.chart}@${s.to}: context deadline exceeded`
+  const rolledBackMsg = `Helm rollback to previous release ${full}.v1 with chart ${s.chart}@${s.from} succeeded`
+  const succeededMsg = `Helm upgrade succeeded for release ${full}.v2 with chart ${s.chart}@${s.to}`
+  const failedFields: FluxStatusFields = {
+    ...attempting,
+    history: [rev(2, s.to, "failed"), rev(1, s.from, "deployed")],
+    failures: 1,
+    upgradeFailures: 1
+  }
+  return {
+    installed: {
+      conditions: [
+        { type: "Ready", status: "True", reason: "InstallSucceeded", message: installedMsg, observedGeneration: g - 1 },
+        released
+      ],
+      fields: installedFields
+    },
+    fulfilling: {
+      conditions: [
+        { type: "Reconciling", status: "True", reason: "Progressing", message: "Fulfilling prerequisites", observedGeneration: g },
+        { type: "Ready", status: "True", reason: "InstallSucceeded", message: installedMsg, observedGeneration: g - 1 },
+        released
+      ],
+      fields: installedFields
+    },
+    sourceNotReady: {
+      conditions: [
+        { type: "Reconciling", status: "True", reason: "Progressing", message: "Fulfilling prerequisites", observedGeneration: g },
+        {
+          type: "Ready",
+          status: "False",
+          reason: "SourceNotReady",
+          message: `HelmChart '${helmChart}' is not ready: latest generation of object has not been reconciled`,
+          observedGeneration: g
+        },
+        released
+      ],
+      fields: installedFields
+    },
+    upgrading: {
+      conditions: [
+        { type: "Reconciling", status: "True", reason: "Progressing", message: upgradeMsg, observedGeneration: g },
+        { type: "Ready", status: "Unknown", reason: "Progressing", message: upgradeMsg, observedGeneration: g },
+        released
+      ],
+      fields: attempting
+    },
+    succeeded: {
+      conditions: [
+        { type: "Ready", status: "True", reason: "UpgradeSucceeded", message: succeededMsg, observedGeneration: g },
+        { type: "Released", status: "True", reason: "UpgradeSucceeded", message: succeededMsg, observedGeneration: g }
+      ],
+      fields: { ...attempting, observedGeneration: g, history: [rev(2, s.to, "deployed"), rev(1, s.from, "superseded")] }
+    },
+    upgradeFailed: {
+      conditions: [
+        { type: "Reconciling", status: "True", reason: "Progressing", message: upgradeMsg, observedGeneration: g },
+        { type: "Ready", status: "False", reason: "UpgradeFailed", message: failedMsg, observedGeneration: g },
+        { type: "Released", status: "False", reason: "UpgradeFailed", message: failedMsg, observedGeneration: g }
+      ],
+      fields: failedFields
+    },
+    rolledBack: {
+      conditions: [
+        { type: "Reconciling", status: "True", reason: "ProgressingWithRetry", message: rolledBackMsg, observedGeneration: g },
+        { type: "Ready", status: "False", reason: "RollbackSucceeded", message: rolledBackMsg, observedGeneration: g },
+        { type: "Released", status: "False", reason: "UpgradeFailed", message: failedMsg, observedGeneration: g },
+        { type: "Remediated", status: "True", reason: "RollbackSucceeded", message: rolledBackMsg, observedGeneration: g }
+      ],
+      fields: { ...failedFields, history: [rev(3, s.from, "deployed"), rev(2, s.to, "superseded"), rev(1, s.from, "superseded")] }
+    }
+  } satisfies Record<string, FluxStatusStep>
+}
+
+/** Writes one of `helmUpgradeSteps`. */
+export const writeFluxStep = (hr: KubeObject, step: FluxStatusStep) => writeFluxStatus(hr, step.conditions, step.fields)

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest"
 import { releaseHealth } from "../../src/helm/fluxStatus.js"
+import { helmUpgradeSteps } from "../support/flux.js"
 
 const hr = (conditions: Array<{ type: string; status: string; reason?: string; message?: string }>, gen = 1, observed = 1) => ({
   generation: gen,
@@ -83,5 +84,23 @@ describe("releaseHealth: Flux HelmRelease status → ApplicationInstance conditi
       ])
     )
     expect(h.degraded.reason).toBe("HelmReleaseDegraded")
+  })
+
+  it("helm-controller's in-between Ready=False/SourceNotReady with Reconciling=True is progress, not failure (kstatus)", () => {
+    const steps = helmUpgradeSteps({ namespace: "team", release: "cloud", chart: "nextcloud", from: "6.6.0", to: "6.7.0", generation: 2 })
+    const h = releaseHealth({ generation: 2, observedGeneration: 1, conditions: steps.sourceNotReady.conditions })
+    expect(h.ready).toEqual({
+      status: "Unknown",
+      reason: "Progressing",
+      message: "HelmChart 'team/team-cloud' is not ready: latest generation of object has not been reconciled"
+    })
+    expect(h.reconciling.active).toBe(true)
+    expect(h.degraded.active).toBe(false)
+  })
+
+  it("an upgrade failure while helm-controller still reconciles (before its rollback) is a failure", () => {
+    const steps = helmUpgradeSteps({ namespace: "team", release: "cloud", chart: "nextcloud", from: "6.6.0", to: "6.7.0", generation: 2 })
+    const h = releaseHealth({ generation: 2, observedGeneration: 1, conditions: steps.upgradeFailed.conditions })
+    expect(h.ready).toMatchObject({ status: "False", reason: "HelmReleaseFailed" })
   })
 })

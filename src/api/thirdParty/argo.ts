@@ -33,9 +33,20 @@ export type WorkflowSpec = typeof WorkflowSpec.Type
 /** Workflow phases; the workflow engine treats Failed, Error, Terminated and Skipped as failure. */
 export const WorkflowPhases = ["Pending", "Running", "Succeeded", "Failed", "Error"] as const
 
+/** One step of a run, as `status.nodes[<id>]` reports it. */
+export const WorkflowNodeStatus = Schema.Struct({
+  name: Schema.optional(Schema.String),
+  displayName: Schema.optional(Schema.String),
+  type: Schema.optional(Schema.String),
+  phase: Schema.optional(Schema.String),
+  message: Schema.optional(Schema.String)
+})
+export type WorkflowNodeStatus = typeof WorkflowNodeStatus.Type
+
 export const WorkflowStatus = Schema.Struct({
   phase: Schema.optional(Schema.String),
   message: Schema.optional(Schema.String),
+  nodes: Schema.optional(Schema.Record({ key: Schema.String, value: WorkflowNodeStatus })),
   startedAt: Schema.optional(Schema.NullOr(Schema.String)),
   finishedAt: Schema.optional(Schema.NullOr(Schema.String)),
   progress: Schema.optional(Schema.String)

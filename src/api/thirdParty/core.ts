@@ -171,3 +171,48 @@ export const Namespace = Schema.Struct({
   status: Schema.optional(Schema.Struct({ phase: Schema.optional(Schema.String) }))
 })
 export type Namespace = typeof Namespace.Type
+
+// ---------------------------------------------------------------------------------------------
+// core/v1 PersistentVolumeClaim
+// ---------------------------------------------------------------------------------------------
+
+export const PersistentVolumeClaimSpec = Schema.Struct({
+  accessModes: Schema.optional(Schema.Array(Schema.String)),
+  storageClassName: Schema.optional(Schema.NullOr(Schema.String)),
+  volumeName: Schema.optional(Schema.String),
+  volumeMode: Schema.optional(Schema.String),
+  resources: Schema.optional(
+    Schema.Struct({
+      /** Quantities such as `1Gi`. */
+      requests: Schema.optional(StringMap),
+      limits: Schema.optional(StringMap)
+    })
+  ),
+  /** Where a new volume's content comes from, e.g. a VolumeSnapshot. */
+  dataSource: Schema.optional(
+    Schema.Struct({ apiGroup: Schema.optional(Schema.String), kind: Schema.String, name: Schema.String })
+  ),
+  dataSourceRef: Schema.optional(
+    Schema.Struct({
+      apiGroup: Schema.optional(Schema.String),
+      kind: Schema.String,
+      name: Schema.String,
+      namespace: Schema.optional(Schema.String)
+    })
+  )
+})
+
+export const PersistentVolumeClaimStatus = Schema.Struct({
+  /** Pending, Bound or Lost. */
+  phase: Schema.optional(Schema.String),
+  capacity: Schema.optional(StringMap),
+  accessModes: Schema.optional(Schema.Array(Schema.String))
+})
+
+export const PersistentVolumeClaim = Schema.Struct({
+  ...typeMeta("v1", "PersistentVolumeClaim"),
+  metadata: ObjectMeta,
+  spec: Schema.optional(PersistentVolumeClaimSpec),
+  status: Schema.optional(PersistentVolumeClaimStatus)
+})
+export type PersistentVolumeClaim = typeof PersistentVolumeClaim.Type
