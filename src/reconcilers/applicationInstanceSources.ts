@@ -30,7 +30,11 @@ import {
  */
 export const applicationInstanceInformers: ReadonlyArray<{ readonly kind: ResourceType; readonly transform: CacheTransform }> = [
   { kind: Resources.ApplicationInstance, transform: dropLastApplied },
-  { kind: Resources.HelmRelease, transform: keep({ fields: ["spec"], status: ["observedGeneration", "conditions"] }) },
+  // `history` and `lastAttemptedRevision`: the upgrade.helm engine judges an upgrade by them.
+  {
+    kind: Resources.HelmRelease,
+    transform: keep({ fields: ["spec"], status: ["observedGeneration", "conditions", "history", "lastAttemptedRevision"] })
+  },
   { kind: Resources.HelmRepository, transform: keep({ fields: ["spec"], status: [] }) },
   { kind: Resources.OCIRepository, transform: keep({ fields: ["spec"], status: [] }) },
   { kind: Resources.Namespace, transform: keep({ status: [] }) }
