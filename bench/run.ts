@@ -12,6 +12,7 @@ import { type BenchContext, describeError, liveKubeApi } from "./context.js"
 import { clockTicks } from "./cpu.js"
 import { memoryBench } from "./memory.js"
 import { type BenchName, type BenchOptions, parseOptions, usage } from "./options.js"
+import { outboxBench } from "./outbox.js"
 import { BenchError } from "./probe.js"
 import { loadAverage, now, printTable, progress, seconds } from "./report.js"
 import { resyncBench } from "./resync.js"
@@ -22,7 +23,8 @@ const benches: Record<BenchName, (ctx: BenchContext) => Effect.Effect<void, Benc
   throughput: throughputBench,
   resync: resyncBench,
   startup: startupBench,
-  memory: memoryBench
+  memory: memoryBench,
+  outbox: outboxBench
 }
 
 const run = (options: BenchOptions) =>

@@ -2,10 +2,33 @@
  * The operator's configuration, resolved once at start-up from flags and environment.
  * Components read it through the `OperatorConfig` service, so tests set it with a Layer.
  */
-import { Context, Duration, Layer } from "effect"
+import { Context, Duration, Either, Layer, Option } from "effect"
 import { NamespaceGate, Names } from "./api/wellKnown.js"
+import type { ConnectivityMode } from "./connectivity/modes/mode.js"
 import { type LabelSelector, parseLabelSelector } from "./kube/labelSelector.js"
-import { Either } from "effect"
+
+/** GitOps mode: the Git repository whose `./clusters/<cluster-id>` Flux applies. */
+export interface GitOpsSettings {
+  readonly url: string
+  readonly branch: string
+  readonly interval: Duration.Duration
+  /** Secret (in `namespace`) with the Git read credential; absent for a public repository. */
+  readonly secretRef: Option.Option<string>
+  /** Where the GitRepository and the Kustomization live (Flux's namespace). */
+  readonly namespace: string
+}
+
+export interface ConnectivityConfig {
+  readonly mode: ConnectivityMode
+  /** How often a `ClusterHeartbeat` goes out and the controllers' CRDs are checked. */
+  readonly heartbeatInterval: Duration.Duration
+  /** `Disconnected=True` only after this long without a successful round trip. */
+  readonly disconnectWindow: Duration.Duration
+  /** Push and GitOps: also send status to the control plane's events endpoint (Pull always does). */
+  readonly reportEvents: boolean
+  /** Required in GitOps mode. */
+  readonly gitops: Option.Option<GitOpsSettings>
+}
 
 export interface OperatorConfigShape {
   /** The cluster this operator serves; objects labelled with another cluster id are refused. */
@@ -17,18 +40,28 @@ export interface OperatorConfigShape {
   readonly maxConcurrentReconciles: number
   /** How often every object is reconciled again even without events. */
   readonly resyncPeriod: Duration.Duration
+  readonly connectivity: ConnectivityConfig
 }
 
 export class OperatorConfig extends Context.Tag("vworkspace/OperatorConfig")<OperatorConfig, OperatorConfigShape>() {}
 
 const defaultSelector = Either.getOrThrow(parseLabelSelector(NamespaceGate.selector))
 
+export const defaultConnectivityConfig: ConnectivityConfig = {
+  mode: "pull",
+  heartbeatInterval: Duration.seconds(30),
+  disconnectWindow: Duration.minutes(2),
+  reportEvents: false,
+  gitops: Option.none()
+}
+
 export const defaultOperatorConfig: OperatorConfigShape = {
   clusterId: undefined,
   namespaceSelector: defaultSelector,
   podNamespace: Names.defaultOperatorNamespace,
   maxConcurrentReconciles: 4,
-  resyncPeriod: Duration.minutes(10)
+  resyncPeriod: Duration.minutes(10),
+  connectivity: defaultConnectivityConfig
 }
 
 export const operatorConfigLayer = (overrides: Partial<OperatorConfigShape> = {}) =>

@@ -3,8 +3,21 @@
  * and the manager that runs them on the leader. The same program runs in `vworkspace-operator run`,
  * in the e2e tests and (with a `watchNamespace`) in integration tests; only Layers change.
  */
-import { Effect, Layer, type Scope, Stream } from "effect"
+import { Context, Effect, Layer, Option, type Scope, Stream } from "effect"
 import { OperatorConfig } from "./config.js"
+import { AgentClient } from "./connectivity/agentClient.js"
+import { agentClientLive } from "./connectivity/agentClientLive.js"
+import { ConnectionState, connectionStateLive } from "./connectivity/connectionState.js"
+import { AgentCredentials } from "./connectivity/credentials.js"
+import {
+  CredentialStore,
+  credentialRotationLive,
+  defaultCredentialSecret,
+  makeSecretCredentials
+} from "./connectivity/credentialsLive.js"
+import { directEventSink } from "./connectivity/directEventSink.js"
+import { connectivityLayer } from "./connectivity/modes/index.js"
+import { IntentSource } from "./connectivity/modes/intentSource.js"
 import { type Informer, type InformerOptions, makeInformer } from "./kube/informer.js"
 import type { KubeApi } from "./kube/KubeApi.js"
 import type { ResourceType } from "./kube/object.js"
@@ -12,6 +25,7 @@ import { Resources } from "./kube/resources.js"
 import { eventRecorderLive } from "./observability/events.js"
 import { Metrics } from "./observability/metrics.js"
 import { reconcileApplicationInstance } from "./reconcilers/applicationInstance.js"
+import { makeClusterReconciler } from "./reconcilers/cluster.js"
 import { ObjectLookup } from "./reconcilers/objectLookup.js"
 import { Controller } from "./runtime/controller.js"
 import type { BindAddress } from "./runtime/health.js"
@@ -27,6 +41,8 @@ export interface OperatorOptions {
   readonly watchNamespace?: string
   /** Watch tuning for every informer (tests shorten it); absent fields keep the informer defaults. */
   readonly informer?: Pick<InformerOptions, "idleTimeout" | "watchTimeoutSeconds" | "backoff">
+  /** Reconcile only the Cluster of this name (tests share one API server). Absent: every Cluster. */
+  readonly clusterName?: string
 }
 
 /** The ApplicationInstance controller's view of the cluster. */
@@ -68,7 +84,40 @@ export const startOperator = (
       Stream.fromIterableEffect(ai.cache.list(namespace)).pipe(
         Stream.map((o) => `${o.metadata.namespace}/${o.metadata.name}`)
       )
+    const clusters = yield* makeInformer(Resources.Cluster, {
+      ...options.informer,
+      ...(options.clusterName ? { fieldSelector: `metadata.name=${options.clusterName}` } : {}),
+      metrics: metrics.informer
+    })
+    informers.set(Resources.Cluster, clusters)
+    // The one credentials Secret, watched by name: no cluster-wide Secret list or watch.
+    const secretRef = defaultCredentialSecret(config.podNamespace)
+    const credentialSecret = yield* makeInformer(Resources.Secret, {
+      ...options.informer,
+      namespace: secretRef.namespace,
+      fieldSelector: `metadata.name=${secretRef.name}`,
+      metrics: metrics.informer
+    })
+    const { credentials, store } = yield* makeSecretCredentials(credentialSecret, secretRef)
     const context = yield* Layer.build(Layer.mergeAll(lookupFrom(informers), eventRecorderLive))
+    const connectivity = yield* Layer.build(
+      Layer.empty.pipe(
+        Layer.provideMerge(credentialRotationLive),
+        Layer.provideMerge(
+          Layer.unwrapEffect(
+            Effect.map(AgentClient, (client) =>
+              connectivityLayer(config, { outbox: directEventSink(client), pullAgent: Effect.never })
+            )
+          )
+        ),
+        Layer.provideMerge(agentClientLive()),
+        Layer.provideMerge(connectionStateLive),
+        Layer.provideMerge(Layer.succeed(AgentCredentials, credentials)),
+        Layer.provideMerge(Layer.succeed(CredentialStore, store))
+      )
+    )
+    const intent = Context.get(connectivity, IntentSource)
+    const connection = Context.get(connectivity, ConnectionState)
 
     const applicationInstances = Controller.make({
       name: "applicationinstance",
@@ -87,9 +136,32 @@ export const startOperator = (
       ]
     })
 
+    const allClusters = Stream.fromIterableEffect(clusters.cache.list()).pipe(Stream.map((o) => o.metadata.name ?? ""))
+    const reconcileCluster = yield* makeClusterReconciler({ bufferStats: Effect.succeed(Option.none()) })
+    const clusterController = Controller.make({
+      name: "cluster",
+      maxConcurrentReconciles: 1,
+      reconcile: (key) => reconcileCluster(key).pipe(Effect.provide(context), Effect.provide(connectivity)),
+      sources: [
+        keysOf(clusters),
+        // New credentials end a halt (a rejected token) and change what the status says.
+        credentials.changes.pipe(
+          Stream.changesWith((a, b) => Option.getOrUndefined(a)?.token === Option.getOrUndefined(b)?.token),
+          Stream.tap(() => connection.resume),
+          Stream.flatMap(() => allClusters)
+        ),
+        connection.changes.pipe(
+          Stream.changesWith((a, b) => Option.isSome(a.halted) === Option.isSome(b.halted)),
+          Stream.flatMap(() => allClusters)
+        ),
+        intent.changes.pipe(Stream.flatMap(() => allClusters))
+      ]
+    })
+
     return yield* Manager.start({
-      controllers: [applicationInstances],
-      caches: [...informers.values()],
+      controllers: [applicationInstances, clusterController],
+      leaderRunnables: [intent.run],
+      caches: [...informers.values(), credentialSecret],
       healthProbe: options.healthProbe,
       leaderElection: options.leaderElection
     })

@@ -7,6 +7,8 @@
  * Every rule says which code path needs it. When code starts making a new kind of call, add the
  * rule here, regenerate, and extend test/integration/rbac.test.ts so the call is exercised.
  */
+import { Names } from "./api/wellKnown.js"
+import { controllerCrds } from "./connectivity/heartbeat.js"
 import type { KubeObject } from "./kube/object.js"
 
 export type Verb = "get" | "list" | "watch" | "create" | "update" | "patch" | "delete"
@@ -22,6 +24,8 @@ export interface Rule {
   readonly resources: ReadonlyArray<string>
   readonly verbs: ReadonlyArray<Verb>
   readonly onlyNamed?: NameParameter
+  /** Fixed `resourceNames` (names the operator never lets anyone configure). */
+  readonly names?: ReadonlyArray<string>
   /** The code path that needs the rule; becomes a comment in the chart. */
   readonly why: string
 }
@@ -46,6 +50,54 @@ export const clusterScopedRules: ReadonlyArray<Rule> = [
     verbs: ["list", "watch"],
     onlyNamed: "watchNamespace",
     why: "namespace informer: the managed-by label gates where the operator acts"
+  },
+  {
+    apiGroups: ["ops.vworkspace.io"],
+    resources: ["clusters"],
+    verbs: ["list", "watch", "patch"],
+    why: "Cluster informer; finalizer, and the spec fields the operator clears after registration and rotation (merge patch)"
+  },
+  {
+    apiGroups: ["ops.vworkspace.io"],
+    resources: ["clusters/status"],
+    verbs: ["patch"],
+    why: "Cluster status: server-side apply to /status"
+  },
+  {
+    apiGroups: ["ops.vworkspace.io"],
+    resources: ["clusters/finalizers"],
+    verbs: ["update"],
+    why: "the credentials Secret names its Cluster with blockOwnerDeletion"
+  },
+  {
+    apiGroups: ["apiextensions.k8s.io"],
+    resources: ["customresourcedefinitions"],
+    verbs: ["get"],
+    names: controllerCrds.flatMap((c) => c.crds),
+    why: "ControllersHealthy: are the controllers' CRDs installed and Established"
+  }
+]
+
+/** In the operator's own namespace: the registration token and the agent credentials. */
+export const operatorNamespaceRules: ReadonlyArray<Rule> = [
+  {
+    apiGroups: [""],
+    resources: ["secrets"],
+    verbs: ["get"],
+    why: "registration: the token Secret named by Cluster spec.registrationTokenSecretRef (resolved in this namespace only)"
+  },
+  {
+    apiGroups: [""],
+    resources: ["secrets"],
+    verbs: ["create"],
+    why: "registration: server-side apply creates the credentials Secret (create cannot be limited by name)"
+  },
+  {
+    apiGroups: [""],
+    resources: ["secrets"],
+    verbs: ["list", "watch", "patch"],
+    names: [Names.agentCredentialsSecret],
+    why: "the credentials Secret: watched by name (the agent follows a rotation at once) and written by server-side apply"
   }
 ]
 
@@ -112,6 +164,44 @@ export const leaderElectionRules: ReadonlyArray<Rule> = [
   }
 ]
 
+/** Push mode: the control plane's own identity in the cluster (spec/connectivity.md §1.2). */
+export const controlPlaneServiceAccount = "vworkspace-control-plane"
+
+/**
+ * Push mode: what the control plane may do with its ServiceAccount token, in each namespace the
+ * chart lists (a RoleBinding per namespace): our CRDs only, plus a read of what they became.
+ */
+export const controlPlaneRules: ReadonlyArray<Rule> = [
+  {
+    apiGroups: ["apps.vworkspace.io"],
+    resources: ["applicationinstances"],
+    verbs: ["get", "list", "watch", "create", "update", "patch", "delete"],
+    why: "push: the control plane server-side-applies and deletes ApplicationInstances"
+  },
+  {
+    apiGroups: ["ops.vworkspace.io"],
+    resources: ["operations"],
+    verbs: ["get", "list", "watch", "create", "update", "patch", "delete"],
+    why: "push: the control plane requests Operations"
+  },
+  {
+    apiGroups: ["helm.toolkit.fluxcd.io"],
+    resources: ["helmreleases"],
+    verbs: ["get", "list", "watch"],
+    why: "push: a read-only view of the HelmReleases the operator materialised"
+  }
+]
+
+/** Push mode, cluster-wide: the control plane watches the operator's self-status. */
+export const controlPlaneClusterRules: ReadonlyArray<Rule> = [
+  {
+    apiGroups: ["ops.vworkspace.io"],
+    resources: ["clusters"],
+    verbs: ["get", "list", "watch"],
+    why: "push: the control plane reads the Cluster's connectivity status"
+  }
+]
+
 /** The names and settings that decide which RBAC objects a release has. */
 export interface RbacParameters {
   /** `<fullname>` of the release: the prefix of every RBAC object's name. */
@@ -122,15 +212,27 @@ export interface RbacParameters {
   readonly leaderElect: boolean
   readonly leaderElectionId: string
   readonly watchNamespace?: string
+  /** Push mode: the namespaces the control plane may write in. Absent: not in push mode. */
+  readonly pushNamespaces?: ReadonlyArray<string>
 }
 
 /** Each role's name is `<fullname>-<suffix>`; its binding has the same name. */
-const roleSuffix = { manager: "manager", namespaces: "namespaces", leaderElection: "leader-election" } as const
+const roleSuffix = {
+  manager: "manager",
+  namespaces: "namespaces",
+  connectivity: "connectivity",
+  leaderElection: "leader-election",
+  controlPlane: "control-plane",
+  controlPlaneClusters: "control-plane-clusters"
+} as const
 
 export const roleNames = (fullname: string): Record<keyof typeof roleSuffix, string> => ({
   manager: `${fullname}-${roleSuffix.manager}`,
   namespaces: `${fullname}-${roleSuffix.namespaces}`,
-  leaderElection: `${fullname}-${roleSuffix.leaderElection}`
+  connectivity: `${fullname}-${roleSuffix.connectivity}`,
+  leaderElection: `${fullname}-${roleSuffix.leaderElection}`,
+  controlPlane: `${fullname}-${roleSuffix.controlPlane}`,
+  controlPlaneClusters: `${fullname}-${roleSuffix.controlPlaneClusters}`
 })
 
 export const policyRules = (rules: ReadonlyArray<Rule>, parameters: Pick<RbacParameters, NameParameter>) =>
@@ -140,6 +242,7 @@ export const policyRules = (rules: ReadonlyArray<Rule>, parameters: Pick<RbacPar
       apiGroups: rule.apiGroups,
       resources: rule.resources,
       verbs: rule.verbs,
+      ...(rule.names !== undefined ? { resourceNames: rule.names } : {}),
       ...(name === undefined || name === "" ? {} : { resourceNames: [name] })
     }
   })
@@ -171,6 +274,13 @@ export const rbacObjects = (p: RbacParameters): ReadonlyArray<KubeObject> => {
       : binding("RoleBinding", names.manager, "ClusterRole", watched),
     clusterRole(names.namespaces, clusterScopedRules),
     binding("ClusterRoleBinding", names.namespaces, "ClusterRole"),
+    {
+      apiVersion: rbacApiVersion,
+      kind: "Role",
+      metadata: { name: names.connectivity, namespace: p.namespace },
+      rules: policyRules(operatorNamespaceRules, p)
+    },
+    binding("RoleBinding", names.connectivity, "Role", p.namespace),
     ...(p.leaderElect
       ? [
           {
@@ -181,7 +291,38 @@ export const rbacObjects = (p: RbacParameters): ReadonlyArray<KubeObject> => {
           },
           binding("RoleBinding", names.leaderElection, "Role", p.namespace)
         ]
-      : [])
+      : []),
+    ...(p.pushNamespaces === undefined ? [] : pushObjects(p, p.pushNamespaces))
+  ]
+}
+
+const pushObjects = (p: RbacParameters, namespaces: ReadonlyArray<string>): ReadonlyArray<KubeObject> => {
+  const names = roleNames(p.fullname)
+  const subjects = [{ kind: "ServiceAccount", name: controlPlaneServiceAccount, namespace: p.namespace }]
+  const roleRef = (name: string) => ({ apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name })
+  return [
+    { apiVersion: "v1", kind: "ServiceAccount", metadata: { name: controlPlaneServiceAccount, namespace: p.namespace } },
+    { apiVersion: rbacApiVersion, kind: "ClusterRole", metadata: { name: names.controlPlane }, rules: policyRules(controlPlaneRules, p) },
+    ...namespaces.map((namespace) => ({
+      apiVersion: rbacApiVersion,
+      kind: "RoleBinding",
+      metadata: { name: names.controlPlane, namespace },
+      roleRef: roleRef(names.controlPlane),
+      subjects
+    })),
+    {
+      apiVersion: rbacApiVersion,
+      kind: "ClusterRole",
+      metadata: { name: names.controlPlaneClusters },
+      rules: policyRules(controlPlaneClusterRules, p)
+    },
+    {
+      apiVersion: rbacApiVersion,
+      kind: "ClusterRoleBinding",
+      metadata: { name: names.controlPlaneClusters },
+      roleRef: roleRef(names.controlPlaneClusters),
+      subjects
+    }
   ]
 }
 
@@ -206,6 +347,7 @@ const templateRules = (rules: ReadonlyArray<Rule>): string =>
         `  - apiGroups: ${flow(r.apiGroups)}`,
         `    resources: ${flow(r.resources)}`,
         `    verbs: ${flow(r.verbs)}`,
+        ...(r.names === undefined ? [] : [`    resourceNames: ${flow(r.names)}`]),
         ...(r.onlyNamed === undefined
           ? []
           : [`    {{- with ${valueOf[r.onlyNamed]} }}`, "    resourceNames: [{{ . | quote }}]", "    {{- end }}"])
@@ -234,9 +376,62 @@ const bindingBody = (name: string, roleKind: string) =>
     "    namespace: {{ .Release.Namespace }}"
   ].join("\n")
 
+/** Push mode's ServiceAccount and RBAC; inside `range`, `.` is a namespace and `$` the root. */
+const pushTemplate = (): string => {
+  const { controlPlane, controlPlaneClusters } = roleSuffix
+  const root = (line: string) => line.replaceAll("include \"vworkspace-operator.fullname\" .", "include \"vworkspace-operator.fullname\" $").replaceAll("include \"vworkspace-operator.labels\" .", "include \"vworkspace-operator.labels\" $")
+  const subjects = [
+    "subjects:",
+    "  - kind: ServiceAccount",
+    `    name: ${controlPlaneServiceAccount}`,
+    "    namespace: {{ $.Release.Namespace }}"
+  ].join("\n")
+  const roleRef = (name: string) =>
+    ["roleRef:", "  apiGroup: rbac.authorization.k8s.io", "  kind: ClusterRole", `  name: {{ include "vworkspace-operator.fullname" $ }}-${name}`].join("\n")
+  return [
+    "{{- if eq .Values.connectivity.mode \"push\" }}",
+    "# Push mode: the control plane applies CRs with this ServiceAccount's token (docs/connectivity/push-mode.md).",
+    "---",
+    "apiVersion: v1",
+    "kind: ServiceAccount",
+    "metadata:",
+    `  name: ${controlPlaneServiceAccount}`,
+    "  namespace: {{ .Release.Namespace }}",
+    "  labels:",
+    '    {{- include "vworkspace-operator.labels" . | nindent 4 }}',
+    "---",
+    "apiVersion: rbac.authorization.k8s.io/v1",
+    "kind: ClusterRole",
+    metadataLines(controlPlane),
+    "rules:",
+    templateRules(controlPlaneRules),
+    "{{- range .Values.connectivity.push.namespaces }}",
+    "---",
+    "apiVersion: rbac.authorization.k8s.io/v1",
+    "kind: RoleBinding",
+    root(metadataLines(controlPlane, "{{ . }}")),
+    roleRef(controlPlane),
+    subjects,
+    "{{- end }}",
+    "---",
+    "apiVersion: rbac.authorization.k8s.io/v1",
+    "kind: ClusterRole",
+    metadataLines(controlPlaneClusters),
+    "rules:",
+    templateRules(controlPlaneClusterRules),
+    "---",
+    "apiVersion: rbac.authorization.k8s.io/v1",
+    "kind: ClusterRoleBinding",
+    metadataLines(controlPlaneClusters),
+    roleRef(controlPlaneClusters),
+    subjects.replace("$.Release", ".Release"),
+    "{{- end }}"
+  ].join("\n")
+}
+
 /** The chart's RBAC template, generated from the rules above. */
 export const chartRbacTemplate = (): string => {
-  const { manager, namespaces, leaderElection } = roleSuffix
+  const { manager, namespaces, connectivity, leaderElection } = roleSuffix
   return `${[
     "{{- /* Generated by `npm run crds` from src/rbac.ts. Do not edit by hand. */ -}}",
     "{{- if .Values.rbac.create }}",
@@ -267,6 +462,17 @@ export const chartRbacTemplate = (): string => {
     "kind: ClusterRoleBinding",
     metadataLines(namespaces),
     bindingBody(namespaces, "ClusterRole"),
+    "---",
+    "apiVersion: rbac.authorization.k8s.io/v1",
+    "kind: Role",
+    metadataLines(connectivity, "{{ .Release.Namespace }}"),
+    "rules:",
+    templateRules(operatorNamespaceRules),
+    "---",
+    "apiVersion: rbac.authorization.k8s.io/v1",
+    "kind: RoleBinding",
+    metadataLines(connectivity, "{{ .Release.Namespace }}"),
+    bindingBody(connectivity, "Role"),
     "{{- if .Values.manager.leaderElect }}",
     "---",
     "apiVersion: rbac.authorization.k8s.io/v1",
@@ -280,6 +486,7 @@ export const chartRbacTemplate = (): string => {
     metadataLines(leaderElection, "{{ .Release.Namespace }}"),
     bindingBody(leaderElection, "Role"),
     "{{- end }}",
+    pushTemplate(),
     "{{- end }}"
   ].join("\n")}\n`
 }

@@ -72,7 +72,24 @@ export const ClusterStatus = Schema.Struct({
     }),
     "The Secret holding control-plane-base-url, cluster-id and token."
   ),
-  observedToken: opt(Schema.String, "First 16 hex characters of sha256 of the last registration token consumed.")
+  observedToken: opt(Schema.String, "First 16 hex characters of sha256 of the last registration token consumed."),
+  connectivityMode: opt(
+    Schema.Literal("pull", "push", "gitops"),
+    "The operator's connectivity mode: pull (long-poll the control plane), push (the control plane applies CRs) or gitops (Flux applies a Git path)."
+  ),
+  gitops: opt(
+    Schema.Struct({
+      url: opt(Schema.String, "Git repository URL."),
+      branch: opt(Schema.String, "Branch Flux follows."),
+      path: opt(Schema.String, "Path in the repository that is applied."),
+      lastAppliedRevision: opt(Schema.String, "The revision the Kustomization last applied."),
+      lastAttemptedRevision: opt(Schema.String, "The revision the Kustomization last tried."),
+      ready: opt(Schema.Literal("True", "False", "Unknown"), "The Kustomization's Ready status."),
+      reason: opt(Schema.String, "The Kustomization's Ready reason."),
+      message: opt(Schema.String, "The Kustomization's Ready message.")
+    }),
+    "GitOps mode: what Flux applies from Git, and how that went."
+  )
 })
 export type ClusterStatus = typeof ClusterStatus.Type
 

@@ -5,11 +5,13 @@ import { NodeContext, NodeRuntime } from "@effect/platform-node"
 import { Effect } from "effect"
 import { crdsCommand } from "./crds.js"
 import { devClusterCommand } from "./devCluster.js"
+import { mockControlPlaneCommand } from "./mockControlPlane.js"
+import { registerCommand } from "./register.js"
 import { runCommand } from "./run.js"
 
 const root = Command.make("vworkspace-operator").pipe(
   Command.withDescription("Cluster-side operator of vWorkspace."),
-  Command.withSubcommands([runCommand, crdsCommand, devClusterCommand])
+  Command.withSubcommands([runCommand, registerCommand, crdsCommand, devClusterCommand, mockControlPlaneCommand])
 )
 
 const cli = Command.run(root, { name: "vworkspace-operator", version: "0.1.0" })

@@ -6,6 +6,7 @@ import { Command, Options } from "@effect/cli"
 import { Config, Duration, Effect, Either, Layer, LogLevel, Option } from "effect"
 import { Names } from "../api/wellKnown.js"
 import { OperatorConfig, defaultOperatorConfig } from "../config.js"
+import { ConnectivityModes, parseConnectivityMode } from "../connectivity/modes/mode.js"
 import { KubeApiLive } from "../kube/KubeApiLive.js"
 import { parseLabelSelector } from "../kube/labelSelector.js"
 import * as Log from "../observability/logger.js"
@@ -53,6 +54,34 @@ const options = {
     Options.withDefault(600),
     Options.withDescription("Reconcile every object again this often, even without events")
   ),
+  connectivityMode: textFlag("connectivity-mode", "VWORKSPACE_CONNECTIVITY_MODE", "pull").pipe(
+    Options.withDescription(`How intent reaches the cluster: ${ConnectivityModes.join(", ")}`)
+  ),
+  heartbeatInterval: Options.integer("heartbeat-interval-seconds").pipe(
+    Options.withFallbackConfig(Config.integer("VWORKSPACE_HEARTBEAT_INTERVAL_SECONDS")),
+    Options.withDefault(30),
+    Options.withDescription("How often a ClusterHeartbeat is sent and the controllers' CRDs are checked")
+  ),
+  disconnectWindow: Options.integer("disconnect-window-seconds").pipe(
+    Options.withFallbackConfig(Config.integer("VWORKSPACE_DISCONNECT_WINDOW_SECONDS")),
+    Options.withDefault(120),
+    Options.withDescription("Disconnected=True only after this long without a successful round trip")
+  ),
+  reportEvents: Options.boolean("report-events").pipe(
+    Options.withFallbackConfig(Config.boolean("VWORKSPACE_REPORT_EVENTS")),
+    Options.withDescription("Push and GitOps: also send status to the control plane's events endpoint (needs a registered Cluster)")
+  ),
+  gitopsUrl: optionalTextFlag("gitops-url", "VWORKSPACE_GITOPS_URL").pipe(
+    Options.withDescription("GitOps: the Git repository Flux applies ./clusters/<cluster-id> from")
+  ),
+  gitopsBranch: textFlag("gitops-branch", "VWORKSPACE_GITOPS_BRANCH", "main"),
+  gitopsInterval: Options.integer("gitops-interval-seconds").pipe(Options.withDefault(60)),
+  gitopsSecret: optionalTextFlag("gitops-secret", "VWORKSPACE_GITOPS_SECRET").pipe(
+    Options.withDescription("GitOps: Secret with the Git read credential, in the GitOps namespace")
+  ),
+  gitopsNamespace: textFlag("gitops-namespace", "VWORKSPACE_GITOPS_NAMESPACE", "flux-system").pipe(
+    Options.withDescription("GitOps: where the GitRepository and Kustomization live")
+  ),
   logLevel: Options.choice("log-level", ["trace", "debug", "info", "warn", "error"]).pipe(
     Options.withFallbackConfig(Config.literal("trace", "debug", "info", "warn", "error")("LOG_LEVEL")),
     Options.withDefault("info" as const)
@@ -72,13 +101,28 @@ export const runCommand = Command.make("run", options, (o) =>
     const selector = parseLabelSelector(o.namespaceSelector)
     if (Either.isLeft(selector)) return yield* Effect.fail(selector.left)
     const healthProbe = yield* parseBindAddress(o.healthProbeBindAddress)
+    const mode = parseConnectivityMode(o.connectivityMode)
+    if (Either.isLeft(mode)) return yield* Effect.fail(mode.left)
     const config = Layer.succeed(OperatorConfig, {
       ...defaultOperatorConfig,
       clusterId: Option.getOrUndefined(o.clusterId),
       namespaceSelector: selector.right,
       podNamespace: o.podNamespace,
       maxConcurrentReconciles: o.maxConcurrentReconciles,
-      resyncPeriod: Duration.seconds(o.resyncPeriod)
+      resyncPeriod: Duration.seconds(o.resyncPeriod),
+      connectivity: {
+        mode: mode.right,
+        heartbeatInterval: Duration.seconds(o.heartbeatInterval),
+        disconnectWindow: Duration.seconds(o.disconnectWindow),
+        reportEvents: o.reportEvents,
+        gitops: Option.map(o.gitopsUrl, (url) => ({
+          url,
+          branch: o.gitopsBranch,
+          interval: Duration.seconds(o.gitopsInterval),
+          secretRef: o.gitopsSecret,
+          namespace: o.gitopsNamespace
+        }))
+      }
     })
     const kube = Option.match(o.kubeconfig, {
       onNone: () => KubeApiLive.fromDefault,

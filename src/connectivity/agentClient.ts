@@ -41,11 +41,24 @@ export type AgentError = AgentHttpError | AgentTransportError | AgentDecodeError
 /** `/result` and `/ack` answer 409 when the job is already closed; callers treat it as done. */
 export type Delivery = "accepted" | "alreadyClosed"
 
+/**
+ * One element of a poll answer. An element that is not a valid Job (a wrong type, a missing
+ * field) does not break the poll: it arrives as `Malformed`, with its `id` when it has a string
+ * one, so that the agent can answer it with a `failed` result.
+ */
+export type JobEnvelope =
+  | { readonly _tag: "Valid"; readonly job: Job }
+  | { readonly _tag: "Malformed"; readonly id: string | undefined; readonly message: string }
+
 export interface AgentClientService {
   /** `POST /api/agent/register` with the one-time token as bearer and in the body; 200 only. */
   readonly register: (baseUrl: string, request: RegisterRequest) => Effect.Effect<RegisterResponse, AgentError>
   /** `GET /api/agent/jobs?cluster=&wait=`; `jobs: null` is an empty list; unknown fields are ignored. */
   readonly fetchJobs: (waitSeconds: number) => Effect.Effect<ReadonlyArray<Job>, AgentError | CredentialsMissing>
+  /** Like `fetchJobs`, but every element of the answer, malformed ones included (added for the Pull agent). */
+  readonly fetchJobEnvelopes: (
+    waitSeconds: number
+  ) => Effect.Effect<ReadonlyArray<JobEnvelope>, AgentError | CredentialsMissing>
   /** `POST /api/agent/jobs/{id}/ack`, no body. */
   readonly ack: (jobId: string) => Effect.Effect<Delivery, AgentError | CredentialsMissing>
   readonly postStatus: (jobId: string, update: StatusUpdate) => Effect.Effect<void, AgentError | CredentialsMissing>

@@ -49,6 +49,8 @@ export interface MetricsService {
   readonly informer: InformerMetricsHooks
   readonly controller: (name: string) => ControllerMetrics
   readonly leaderElection: (leaseName: string) => { readonly setLeader: (leading: boolean) => Effect.Effect<void> }
+  /** The event outbox: a plain function, called from its synchronous buffer. */
+  readonly outbox: { readonly occupancy: (events: number) => void }
 }
 
 /** Builds every series on a fresh registry, so two instances (two tests) never share state. */
@@ -149,6 +151,11 @@ export const makeMetrics = (options: { readonly processMetrics: boolean }): Metr
     labelNames: ["name"] as const,
     registers
   })
+  const eventBufferOccupancy = new Gauge({
+    name: "vworkspace_operator_event_buffer_occupancy",
+    help: "Events waiting in the outbound event buffer (the outbox) for delivery to the control plane",
+    registers
+  })
 
   return {
     registry,
@@ -182,7 +189,10 @@ export const makeMetrics = (options: { readonly processMetrics: boolean }): Metr
     }),
     leaderElection: (name) => ({
       setLeader: (leading) => Effect.sync(() => masterStatus.set({ name }, leading ? 1 : 0))
-    })
+    }),
+    outbox: {
+      occupancy: (events) => eventBufferOccupancy.set(events)
+    }
   }
 }
 

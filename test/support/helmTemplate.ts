@@ -6,7 +6,7 @@
  * rendering something else.
  *
  * Supported: text with `{{- -}}` trimming, comments, `define`/`include`, `if`/`else if`/`else`,
- * `with`/`else`, `$var :=`, pipelines, parenthesised pipelines, and the functions in `functions`.
+ * `with`/`else`, `range`/`else` over a list (the element as `.`), `$var :=`, pipelines, parenthesised pipelines, and the functions in `functions`.
  */
 import * as fs from "node:fs"
 import * as path from "node:path"
@@ -170,7 +170,7 @@ type Node =
   | { readonly kind: "text"; readonly text: string }
   | { readonly kind: "output"; readonly pipeline: Pipeline; readonly where: string }
   | {
-      readonly kind: "if" | "with"
+      readonly kind: "if" | "with" | "range"
       readonly branches: ReadonlyArray<{ readonly pipeline: Pipeline; readonly body: ReadonlyArray<Node> }>
       readonly otherwise: ReadonlyArray<Node>
       readonly where: string
@@ -196,7 +196,7 @@ const parse = (tokens: ReadonlyArray<Token>, file: string): Parsed => {
       const [keyword = ""] = tok.body.split(/\s+/, 1)
       const rest = tok.body.slice(keyword.length).trim()
       if (stops.includes(keyword)) return { nodes: out, stop: tok }
-      if (keyword === "if" || keyword === "with") {
+      if (keyword === "if" || keyword === "with" || keyword === "range") {
         const branches: Array<{ pipeline: Pipeline; body: ReadonlyArray<Node> }> = []
         let pipeline = parsePipeline(exprLex(rest, tok.where), tok.where)
         let otherwise: ReadonlyArray<Node> = []
@@ -222,7 +222,7 @@ const parse = (tokens: ReadonlyArray<Token>, file: string): Parsed => {
         const body = nodes(["end"])
         if (body.stop === undefined) throw new TemplateError(`${tok.where}: missing {{ end }} of define`)
         defines.set(name, body.nodes)
-      } else if (["range", "template", "block", "break", "continue", "else", "end"].includes(keyword)) {
+      } else if (["template", "block", "break", "continue", "else", "end"].includes(keyword)) {
         throw new TemplateError(`${tok.where}: "${keyword}" is not supported here`)
       } else {
         out.push({ kind: "output", pipeline: parsePipeline(exprLex(tok.body, tok.where), tok.where), where: tok.where })
@@ -365,6 +365,16 @@ class Renderer {
       else if (node.kind === "output") {
         const value = this.pipeline(node.pipeline, scope, node.where)
         if (node.pipeline.declare === undefined) out += show(value, node.where)
+      } else if (node.kind === "range") {
+        const branch = node.branches[0]!
+        const inner: Scope = { dot: scope.dot, vars: new Map(), parent: scope }
+        const list = this.pipeline(branch.pipeline, inner, node.where)
+        if (list !== undefined && list !== null && !Array.isArray(list)) {
+          throw new TemplateError(`${node.where}: range over a value that is not a list`)
+        }
+        const items: ReadonlyArray<Value> = list ?? []
+        for (const item of items) out += this.run(branch.body, { ...inner, dot: item })
+        if (items.length === 0) out += this.run(node.otherwise, inner)
       } else {
         let taken = false
         for (const branch of node.branches) {

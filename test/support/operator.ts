@@ -16,11 +16,14 @@ export const startTestOperator = (options: {
   readonly namespace: string
   readonly config?: Partial<OperatorConfigShape>
   readonly leaderElection?: LeaderElectionConfig
+  /** Reconcile this Cluster only; default: the one named after the test namespace. */
+  readonly clusterName?: string
 }) =>
   startOperator({
     healthProbe: { host: "127.0.0.1", port: 0 },
     watchNamespace: options.namespace,
-    leaderElection: options.leaderElection
+    leaderElection: options.leaderElection,
+    clusterName: options.clusterName ?? options.namespace
   }).pipe(
     Effect.provide(Layer.mergeAll(operatorConfigLayer(options.config), Metrics.test)),
     // Quiet unless asked: VWORKSPACE_TEST_LOG=debug shows what the operator did.

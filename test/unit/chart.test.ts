@@ -118,6 +118,8 @@ describe("rendered with default values", () => {
         `ClusterRoleBinding/${fullname}-manager`,
         `ClusterRole/${fullname}-namespaces`,
         `ClusterRoleBinding/${fullname}-namespaces`,
+        `Role/${fullname}-connectivity`,
+        `RoleBinding/${fullname}-connectivity`,
         `Role/${fullname}-leader-election`,
         `RoleBinding/${fullname}-leader-election`
       ].sort()
@@ -226,9 +228,12 @@ describe("rendered with overrides", () => {
     const binding = ofKind(objects, "RoleBinding").find((o) => rec(o["metadata"])["name"] === `${fullname}-manager`)
     expect(rec(binding?.["metadata"])["namespace"]).toBe("apps")
     const namespaces = ofKind(objects, "ClusterRole").find((o) => rec(o["metadata"])["name"] === `${fullname}-namespaces`)
-    expect(arr(namespaces?.["rules"])).toEqual([
-      { apiGroups: [""], resources: ["namespaces"], verbs: ["list", "watch"], resourceNames: ["apps"] }
-    ])
+    expect(arr(namespaces?.["rules"])[0]).toEqual({
+      apiGroups: [""],
+      resources: ["namespaces"],
+      verbs: ["list", "watch"],
+      resourceNames: ["apps"]
+    })
     const parsed = await parseRunArgs(arr(manager(objects)["args"]).map(String))
     expect(parsed).toMatchObject({ leftover: [], value: { logLevel: "debug" } })
     expect(JSON.stringify(parsed)).toContain('"watchNamespace":{"_id":"Option","_tag":"Some","value":"apps"}')
@@ -237,12 +242,45 @@ describe("rendered with overrides", () => {
 
   it("leaderElect=false: no leader-election Role, and the flag says so", async () => {
     const { objects } = render({ manager: { leaderElect: false } })
-    expect(ofKind(objects, "Role")).toEqual([])
-    expect(ofKind(objects, "RoleBinding")).toEqual([])
+    const names = (kind: string) => ofKind(objects, kind).map((o) => rec(o["metadata"])["name"])
+    expect(names("Role")).toEqual([`${fullname}-connectivity`])
+    expect(names("RoleBinding")).toEqual([`${fullname}-connectivity`])
     expect(await parseRunArgs(arr(manager(objects)["args"]).map(String))).toMatchObject({
       leftover: [],
       value: { leaderElect: false }
     })
+  })
+
+  it("connectivity: the mode and its settings reach the run command; an unknown mode is refused", async () => {
+    const gitops = render({
+      manager: { clusterId: "eu-1" },
+      connectivity: { mode: "gitops", reportEvents: true, gitops: { url: "https://git.example.test/fleet.git", secretRef: "git-read" } }
+    })
+    const parsed = await parseRunArgs(arr(manager(gitops.objects)["args"]).map(String))
+    expect(parsed).toMatchObject({
+      leftover: [],
+      value: { connectivityMode: "gitops", reportEvents: true, gitopsBranch: "main", gitopsInterval: 60, gitopsNamespace: "flux-system" }
+    })
+    expect(JSON.stringify(parsed)).toContain('"gitopsSecret":{"_id":"Option","_tag":"Some","value":"git-read"}')
+    expect(() => render({ connectivity: { mode: "carrier-pigeon" } })).toThrow(/use pull, push or gitops/)
+    expect(() => render({ connectivity: { mode: "gitops" } })).toThrow(/gitops.url and manager.clusterId/)
+  })
+
+  it("push mode: the control plane's ServiceAccount, with our CRDs in the listed namespaces only", () => {
+    const { objects } = render({ connectivity: { mode: "push", push: { namespaces: ["org-a", "org-b"] } } })
+    expect(renderedRbac(objects)).toEqual(
+      rbacObjects({
+        fullname,
+        namespace: release.namespace,
+        serviceAccountName: fullname,
+        leaderElect: true,
+        leaderElectionId: "dad03b25.vworkspace.io",
+        pushNamespaces: ["org-a", "org-b"]
+      }).filter((o) => o.kind !== "ServiceAccount")
+    )
+    expect(ofKind(objects, "ServiceAccount").map((o) => rec(o["metadata"])["name"]).sort()).toEqual(
+      [fullname, "vworkspace-control-plane"].sort()
+    )
   })
 
   it("more than one replica without leader election is refused", () => {

@@ -1,0 +1,209 @@
+/**
+ * The Pull agent (spec/connectivity.md §2.6, DESIGN.md items 7 and 8): long-polls the control
+ * plane for jobs and runs each one ack → signature → expiry → idempotency → apply/delete/intent →
+ * readiness (with interim `/status`) → exactly one `/result`. Independent jobs run concurrently
+ * (bounded); jobs for the same object run in the order they arrived. Run it on the leader only.
+ */
+import type { KeyObject } from "node:crypto"
+import { Deferred, Duration, Effect, Either, FiberSet, Option, Schema } from "effect"
+import type { Job, JobResult } from "../../api/agentProtocol.js"
+import type { KubeError } from "../../kube/errors.js"
+import { KubeApi } from "../../kube/KubeApi.js"
+import type { ResourceType } from "../../kube/object.js"
+import { Resources } from "../../kube/resources.js"
+import { withKubeRetry } from "../../kube/retry.js"
+import { AgentClient, type JobEnvelope } from "../agentClient.js"
+import { ConnectionState } from "../connectionState.js"
+import { AgentCredentials, CredentialRotation } from "../credentials.js"
+import type { AgentRetryOptions } from "../retry.js"
+import { defaultAllowedKinds } from "./allowList.js"
+import { type ApplierContext, objectKeyOf, type Outcome, runPayload } from "./applier.js"
+import { robust } from "./calls.js"
+import { defaultIdempotencyStoreConfig, type IdempotencyStore, makeIdempotencyStore } from "./idempotencyStore.js"
+import { parsePublicKey, signatureProblem } from "./signature.js"
+
+export interface SigningKeyRef {
+  /** Secret in `PullAgentConfig.namespace` holding the control plane's Ed25519 public key. */
+  readonly secretName: string
+  /** Data key; PEM (SPKI) or the raw 32-byte key in base64. Default `public-key`. */
+  readonly key?: string
+}
+
+export interface PullAgentConfig {
+  /** The operator's namespace: where the idempotency store lives (and the signing-key Secret). */
+  readonly namespace: string
+  /** `wait` of the long poll, in seconds (the original's `--agent-poll-interval`). Default 30. */
+  readonly waitSeconds?: number
+  /** Jobs applied at the same time. Default 8. */
+  readonly concurrency?: number
+  /** How long a job may wait for readiness before it is `failed`. Default 10 min. */
+  readonly readinessTimeout?: Duration.DurationInput
+  /** The kinds jobs may write. Default `defaultAllowedKinds`. */
+  readonly allowedKinds?: ReadonlyArray<ResourceType>
+  /** When set, every job must carry a valid Ed25519 signature over its payload. */
+  readonly signingKey?: SigningKeyRef
+  readonly idempotency?: { readonly ttl?: Duration.DurationInput; readonly maxEntries?: number; readonly linger?: Duration.DurationInput }
+  /** Backoff of 429/5xx/transport errors (see `agentRetry`). */
+  readonly retry?: AgentRetryOptions
+}
+
+/** The error text of a job refused for its signature (also the audit reason of the original). */
+export const signatureInvalid = "JobPayloadSignatureInvalid"
+
+const nowIso = Effect.map(Effect.clockWith((c) => c.currentTimeMillis), (ms) => new Date(ms).toISOString())
+
+const SecretData = Schema.Struct({ data: Schema.optional(Schema.Record({ key: Schema.String, value: Schema.String })) })
+
+/** The configured public key, or why there is none usable (then every job is refused: fail closed). */
+const loadSigningKey = (namespace: string, ref: SigningKeyRef): Effect.Effect<Either.Either<KeyObject, string>, never, KubeApi> =>
+  Effect.gen(function* () {
+    const kube = yield* KubeApi
+    const secret = yield* Effect.either(withKubeRetry(kube.get(Resources.Secret, ref.secretName, namespace)))
+    if (Either.isLeft(secret)) return Either.left(`signing key Secret ${namespace}/${ref.secretName}: ${secret.left.message}`)
+    const data = Option.getOrUndefined(Schema.decodeUnknownOption(SecretData)(secret.right))?.data ?? {}
+    const encoded = data[ref.key ?? "public-key"]
+    if (encoded === undefined) return Either.left(`signing key Secret ${namespace}/${ref.secretName} has no key ${ref.key ?? "public-key"}`)
+    return Either.mapLeft(parsePublicKey(Buffer.from(encoded, "base64").toString("utf8")), (e) => e.message)
+  })
+
+export type PullAgentRequirements = KubeApi | AgentClient | AgentCredentials | ConnectionState | CredentialRotation
+
+/**
+ * Runs the agent until interrupted. Fails only when the idempotency store cannot be loaded at
+ * start (the caller retries, e.g. the leader loop); every per-job problem becomes a job result.
+ */
+export const runPullAgent = (config: PullAgentConfig): Effect.Effect<never, KubeError, PullAgentRequirements> =>
+  Effect.scoped(
+    Effect.gen(function* () {
+      const client = yield* AgentClient
+      const credentials = yield* AgentCredentials
+      const rotation = yield* CredentialRotation
+      const services = yield* Effect.context<KubeApi | AgentCredentials | ConnectionState>()
+      const store = yield* makeIdempotencyStore({ namespace: config.namespace, ...defaultIdempotencyStoreConfig, ...config.idempotency })
+      const signingKey = config.signingKey === undefined ? undefined : yield* loadSigningKey(config.namespace, config.signingKey)
+      const concurrency = config.concurrency ?? 8
+      const permits = yield* Effect.makeSemaphore(concurrency)
+      const waitSeconds = config.waitSeconds ?? 30
+      const retry = config.retry ?? {}
+      const call = <A>(effect: Parameters<typeof robust<A>>[0]) => robust(effect, retry).pipe(Effect.provide(services))
+
+      /** Job ids being worked on: a redelivery of one of them is ignored. */
+      const inFlight = new Set<string>()
+      /** Per object: the completion of its last job, so the next one waits for it. */
+      const lastOfObject = new Map<string, Deferred.Deferred<void>>()
+      const fibers = yield* FiberSet.make()
+      /** Jobs taken but not finished, at most: the poll loop waits for room, so a burst cannot pile up. */
+      const backlog = yield* Effect.makeSemaphore(concurrency * 4)
+
+      const postResult = (id: string, outcome: Outcome) =>
+        Effect.gen(function* () {
+          const result: JobResult = { ...outcome, timestamp: yield* nowIso }
+          // Retried until the server takes it; 409 (already recorded) and 404 (unknown job) end it too.
+          yield* call(client.postResult(id, result)).pipe(
+            Effect.catchAll((e) => Effect.logWarning(`result of job ${id} not accepted: ${e.message}`))
+          )
+        })
+
+      const context = (clusterId: string, jobId: string): ApplierContext => ({
+        clusterId,
+        allowedKinds: config.allowedKinds ?? defaultAllowedKinds,
+        readinessTimeout: config.readinessTimeout ?? Duration.minutes(10),
+        progress: (update) =>
+          Effect.flatMap(nowIso, (timestamp) => call(client.postStatus(jobId, { ...update, timestamp }))).pipe(
+            Effect.catchAll((e) => Effect.logDebug(`interim status of job ${jobId} not accepted: ${e.message}`))
+          ),
+        rotateCredentials: call(client.rotateCredentials).pipe(
+          Effect.mapError((e) => e.message),
+          Effect.flatMap((r) =>
+            rotation.persist({ token: r.token, ...(r.expiresAt == null ? {} : { expiresAt: r.expiresAt }) }).pipe(Effect.mapError((e) => e.message))
+          )
+        )
+      })
+
+      /** Everything after the ack, up to the outcome. */
+      const outcomeOf = (job: Job, idempotency: IdempotencyStore): Effect.Effect<Outcome, never, KubeApi> =>
+        Effect.gen(function* () {
+          if (signingKey !== undefined) {
+            const problem = Either.isLeft(signingKey) ? signingKey.left : signatureProblem(signingKey.right, job.payload, job.signature)
+            if (problem !== undefined) return { outcome: "failed", error: `${signatureInvalid}: ${problem}` }
+          }
+          const expiresAt = job.expiresAt ?? ""
+          if (expiresAt !== "") {
+            const at = Date.parse(expiresAt)
+            if (Number.isNaN(at)) return { outcome: "failed", error: `invalid expiresAt ${JSON.stringify(expiresAt)}` }
+            if (at < (yield* Effect.clockWith((c) => c.currentTimeMillis))) return { outcome: "noop", error: "expired" }
+          }
+          const key = job.idempotencyKey ?? ""
+          if (key !== "" && (yield* idempotency.has(key))) return { outcome: "noop" }
+          const clusterId = Option.getOrElse(Option.map(yield* credentials.current, (c) => c.clusterId), () => "")
+          const outcome = yield* runPayload(context(clusterId, job.id), job.kind, job.payload)
+          // Recorded before the result is posted: after a crash between the two, the redelivered
+          // job is a replay (`noop`), not a second apply.
+          if (outcome.outcome === "succeeded" && key !== "") yield* idempotency.record(key)
+          return outcome
+        })
+
+      const runJob = (envelope: JobEnvelope, id: string, predecessor: Deferred.Deferred<void> | undefined, done: Deferred.Deferred<void>) =>
+        Effect.gen(function* () {
+          const ack = yield* Effect.either(call(client.ack(id)))
+          if (Either.isLeft(ack)) {
+            // 404: the job is unknown (withdrawn); anything else the server refused: skip, no result.
+            yield* Effect.logInfo(`job ${id} not acked (${ack.left.message}); skipped`)
+            return
+          }
+          if (ack.right === "alreadyClosed") {
+            // 409: the job is closed (a result exists): it is done; applying it now would be a second effect.
+            yield* Effect.logInfo(`job ${id} is already closed; not applied`)
+            return
+          }
+          if (predecessor !== undefined) yield* Deferred.await(predecessor)
+          const outcome =
+            envelope._tag === "Malformed"
+              ? { outcome: "failed" as const, error: envelope.message }
+              : yield* permits.withPermits(1)(outcomeOf(envelope.job, store))
+          yield* postResult(id, outcome)
+        }).pipe(
+          Effect.ensuring(
+            Effect.sync(() => {
+              inFlight.delete(id)
+            }).pipe(Effect.zipRight(Deferred.succeed(done, undefined)))
+          )
+        )
+
+      const dispatch = (envelope: JobEnvelope) =>
+        Effect.gen(function* () {
+          const id = envelope._tag === "Valid" ? envelope.job.id : envelope.id
+          if (id === undefined) {
+            yield* Effect.logWarning(`a job without an id cannot be answered; ignored: ${envelope._tag === "Malformed" ? envelope.message : ""}`)
+            return
+          }
+          if (inFlight.has(id)) return
+          yield* backlog.take(1)
+          inFlight.add(id)
+          const objectKey = (envelope._tag === "Valid" ? objectKeyOf(envelope.job.kind, envelope.job.payload) : undefined) ?? `job:${id}`
+          const predecessor = lastOfObject.get(objectKey)
+          const done = yield* Deferred.make<void>()
+          lastOfObject.set(objectKey, done)
+          yield* FiberSet.run(
+            fibers,
+            runJob(envelope, id, predecessor, done).pipe(
+              Effect.ensuring(Effect.sync(() => (lastOfObject.get(objectKey) === done ? lastOfObject.delete(objectKey) : false))),
+              Effect.ensuring(backlog.release(1)),
+              Effect.provide(services)
+            )
+          )
+        })
+
+      const pollOnce = Effect.gen(function* () {
+        const envelopes = yield* call(client.fetchJobEnvelopes(waitSeconds)).pipe(
+          Effect.catchAll((e) =>
+            Effect.as(Effect.zipRight(Effect.logWarning(`poll refused: ${e.message}`), Effect.sleep(Duration.seconds(1))), [])
+          )
+        )
+        for (const envelope of envelopes) yield* dispatch(envelope)
+      })
+
+      yield* Effect.logInfo("pull agent started")
+      return yield* Effect.forever(pollOnce)
+    })
+  )
