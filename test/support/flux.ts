@@ -5,23 +5,22 @@ import { KubeApi } from "../../src/kube/KubeApi.js"
 import type { KubeObject } from "../../src/kube/object.js"
 import { Resources } from "../../src/kube/resources.js"
 
-/** Writes `status.conditions` (and observedGeneration = the HelmRelease's generation) under helm-controller's field manager. */
-export const writeFluxStatus = (hr: KubeObject, conditions: ReadonlyArray<Record<string, string>>) =>
+/** Writes the HelmRelease's status under helm-controller's field manager. */
+const applyHelmReleaseStatus = (hr: KubeObject, status: Record<string, unknown>) =>
   Effect.flatMap(KubeApi, (api) =>
     api.applyStatus(
       Resources.HelmRelease,
-      {
-        apiVersion: hr.apiVersion,
-        kind: hr.kind,
-        metadata: { name: hr.metadata.name, namespace: hr.metadata.namespace },
-        status: {
-          observedGeneration: hr.metadata.generation,
-          conditions: conditions.map((c) => ({ lastTransitionTime: "2026-11-26T10:00:00Z", message: "", ...c }))
-        }
-      },
+      { apiVersion: hr.apiVersion, kind: hr.kind, metadata: { name: hr.metadata.name, namespace: hr.metadata.namespace }, status },
       { fieldManager: "helm-controller", force: true }
     )
   )
+
+/** Writes `status.conditions` (and observedGeneration = the HelmRelease's generation) under helm-controller's field manager. */
+export const writeFluxStatus = (hr: KubeObject, conditions: ReadonlyArray<Record<string, string>>) =>
+  applyHelmReleaseStatus(hr, {
+    observedGeneration: hr.metadata.generation,
+    conditions: conditions.map((c) => ({ lastTransitionTime: "2026-11-26T10:00:00Z", message: "", ...c }))
+  })
 
 /**
  * Playing helm-controller's install of a HelmRelease whose chart comes from a HelmRepository: it
@@ -54,27 +53,17 @@ export const helmChartFromTemplate = (object: KubeObject) =>
  * helm-controller's status after a first install: `Ready` and `Released` True with
  * InstallSucceeded, the HelmChart it used, and the chart version it attempted.
  */
-export const writeHelmReleaseInstalled = (hr: KubeObject, chart: { readonly name: string; readonly version: string }) =>
-  Effect.flatMap(KubeApi, (api) => {
-    const message = `Helm install succeeded for release ${hr.metadata.namespace}/${hr.metadata.name}.v1 with chart ${chart.name}@${chart.version}`
-    const at = new Date().toISOString().replace(/\.\d+Z$/, "Z")
-    return api.applyStatus(
-      Resources.HelmRelease,
-      {
-        apiVersion: hr.apiVersion,
-        kind: hr.kind,
-        metadata: { name: hr.metadata.name, namespace: hr.metadata.namespace },
-        status: {
-          observedGeneration: hr.metadata.generation,
-          helmChart: `${hr.metadata.namespace}/${hr.metadata.namespace}-${hr.metadata.name}`,
-          lastAttemptedRevision: chart.version,
-          lastAttemptedGeneration: hr.metadata.generation,
-          conditions: [
-            { type: "Ready", status: "True", reason: "InstallSucceeded", message, lastTransitionTime: at },
-            { type: "Released", status: "True", reason: "InstallSucceeded", message, lastTransitionTime: at }
-          ]
-        }
-      },
-      { fieldManager: "helm-controller", force: true }
-    )
+export const writeHelmReleaseInstalled = (hr: KubeObject, chart: { readonly name: string; readonly version: string }) => {
+  const message = `Helm install succeeded for release ${hr.metadata.namespace}/${hr.metadata.name}.v1 with chart ${chart.name}@${chart.version}`
+  const at = new Date().toISOString().replace(/\.\d+Z$/, "Z")
+  return applyHelmReleaseStatus(hr, {
+    observedGeneration: hr.metadata.generation,
+    helmChart: `${hr.metadata.namespace}/${hr.metadata.namespace}-${hr.metadata.name}`,
+    lastAttemptedRevision: chart.version,
+    lastAttemptedGeneration: hr.metadata.generation,
+    conditions: [
+      { type: "Ready", status: "True", reason: "InstallSucceeded", message, lastTransitionTime: at },
+      { type: "Released", status: "True", reason: "InstallSucceeded", message, lastTransitionTime: at }
+    ]
   })
+}
