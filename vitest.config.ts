@@ -24,7 +24,10 @@ export default defineConfig({
         test: {
           name: "e2e",
           include: ["test/e2e/**/*.test.ts"],
-          globalSetup: ["test/support/globalSetup.ts"],
+          // The run's cluster, then real source-controller and kustomize-controller against it.
+          globalSetup: ["test/support/globalSetup.ts", "test/support/fluxGlobalSetup.ts"],
+          // One file at a time: each starts an operator process, and Cluster objects are cluster-scoped.
+          poolOptions: { forks: { singleFork: true } },
           testTimeout: 300_000,
           hookTimeout: 600_000
         }

@@ -6,9 +6,14 @@
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process"
 import { mkdtempSync, rmSync } from "node:fs"
+import { setTimeout as delay } from "node:timers/promises"
 import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { type Duration, Effect, Option, Schema } from "effect"
+import { KubeApi } from "../../src/kube/KubeApi.js"
+import type { KubeObject, ResourceType } from "../../src/kube/object.js"
+import { WaitTimedOut, waitFor } from "./wait.js"
 
 export interface FluxControllers {
   /** Everything both controllers printed, for diagnosing a failed test. */
@@ -31,6 +36,21 @@ export const freePort = (): Promise<number> =>
 export const fluxBinDir = (): string =>
   execFileSync("bash", ["scripts/build-flux.sh"], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] }).trim()
 
+/** Polls a controller's /readyz until it answers 200; fails when the process exits or after 90 s. */
+const untilReady = async (name: string, proc: ChildProcess, healthPort: number, output: () => string): Promise<void> => {
+  const deadline = Date.now() + 90_000
+  while (Date.now() < deadline) {
+    if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`${name} exited at start-up:\n${output()}`)
+    const ok = await fetch(`http://127.0.0.1:${healthPort}/readyz`, { signal: AbortSignal.timeout(2_000) }).then(
+      (r) => r.status === 200,
+      () => false
+    )
+    if (ok) return
+    await delay(250)
+  }
+  throw new Error(`${name} not ready within 90 s:\n${output()}`)
+}
+
 const exited = (proc: ChildProcess): Promise<void> =>
   new Promise((resolve) => (proc.exitCode !== null || proc.signalCode !== null ? resolve() : proc.once("exit", () => resolve())))
 
@@ -41,9 +61,10 @@ export const startFluxControllers = async (kubeconfig: string): Promise<FluxCont
   const storagePort = await freePort()
   let output = ""
   const launch = async (name: string, extra: ReadonlyArray<string>) => {
+    const healthPort = await freePort()
     const args = [
       `--metrics-addr=127.0.0.1:${await freePort()}`,
-      `--health-addr=127.0.0.1:${await freePort()}`,
+      `--health-addr=127.0.0.1:${healthPort}`,
       "--enable-leader-election=false",
       "--events-addr=",
       "--log-level=info",
@@ -56,7 +77,7 @@ export const startFluxControllers = async (kubeconfig: string): Promise<FluxCont
     const collect = (d: Buffer) => (output += `[${name}] ${d.toString()}`)
     proc.stdout!.on("data", collect)
     proc.stderr!.on("data", collect)
-    return proc
+    return { proc, ready: () => untilReady(name, proc, healthPort, () => output) }
   }
   const source = await launch("source-controller", [
     `--storage-path=${storage}`,
@@ -64,12 +85,58 @@ export const startFluxControllers = async (kubeconfig: string): Promise<FluxCont
     `--storage-adv-addr=127.0.0.1:${storagePort}`
   ])
   const kustomize = await launch("kustomize-controller", [])
-  return {
-    output: () => output,
-    stop: async () => {
-      for (const proc of [source, kustomize]) if (proc.exitCode === null) proc.kill("SIGTERM")
-      await Promise.all([exited(source), exited(kustomize)])
-      rmSync(storage, { recursive: true, force: true })
-    }
+  const stop = async () => {
+    for (const { proc } of [source, kustomize]) if (proc.exitCode === null && proc.signalCode === null) proc.kill("SIGTERM")
+    await Promise.all([exited(source.proc), exited(kustomize.proc)])
+    rmSync(storage, { recursive: true, force: true })
   }
+  try {
+    await Promise.all([source.ready(), kustomize.ready()])
+  } catch (e) {
+    await stop()
+    throw e
+  }
+  return { output: () => output, stop }
 }
+
+const FluxStatus = Schema.Struct({
+  metadata: Schema.Struct({ generation: Schema.optional(Schema.Number) }),
+  status: Schema.optional(
+    Schema.Struct({
+      observedGeneration: Schema.optional(Schema.Number),
+      conditions: Schema.optional(
+        Schema.Array(Schema.Struct({ type: Schema.String, status: Schema.String, reason: Schema.String, message: Schema.String }))
+      )
+    })
+  )
+})
+
+/** The object's condition of `type` as its controller last wrote it for the current generation. */
+export const currentCondition = (object: KubeObject, type: string) => {
+  const decoded = Schema.decodeUnknownOption(FluxStatus)(object)
+  if (Option.isNone(decoded)) return undefined
+  const { metadata, status } = decoded.value
+  if (status?.observedGeneration !== metadata.generation) return undefined
+  return status?.conditions?.find((c) => c.type === type)
+}
+
+/**
+ * Waits until a real Flux controller marks `name` Ready=True for its current generation and
+ * returns the object; on timeout the error carries the last status the controller wrote.
+ */
+export const waitForFluxReady = (type: ResourceType, name: string, namespace: string, timeout: Duration.DurationInput = "120 seconds") =>
+  Effect.gen(function* () {
+    const api = yield* KubeApi
+    let last = "not found"
+    return yield* waitFor(
+      `${type.kind} ${namespace}/${name} Ready=True`,
+      api.get(type, name, namespace).pipe(
+        Effect.map((o) => {
+          last = JSON.stringify(o["status"] ?? {})
+          return currentCondition(o, "Ready")?.status === "True" ? o : undefined
+        }),
+        Effect.catchTag("NotFound", () => Effect.succeed(undefined))
+      ),
+      { timeout, interval: "250 millis" }
+    ).pipe(Effect.mapError((e) => (e._tag === "WaitTimedOut" ? new WaitTimedOut({ message: `${e.message}; last status: ${last}` }) : e)))
+  })
