@@ -123,6 +123,7 @@ export const startOperator = (
       informer: options.informer,
       clusterName: options.clusterName,
       reported: [ai, informers.get(Resources.Operation)!],
+      informers,
       context
     })
 

@@ -8,6 +8,7 @@ import { OperatorConfig } from "../config.js"
 import type { Informer, InformerOptions } from "../kube/informer.js"
 import { makeInformer } from "../kube/informer.js"
 import { KubeApi } from "../kube/KubeApi.js"
+import type { ResourceType } from "../kube/object.js"
 import { Resources } from "../kube/resources.js"
 import type { EventRecorder } from "../observability/events.js"
 import { Metrics } from "../observability/metrics.js"
@@ -31,6 +32,8 @@ export interface ConnectivityOptions {
   readonly clusterName?: string
   /** Objects whose condition transitions the outbox reports. */
   readonly reported: ReadonlyArray<Informer>
+  /** The operator's informers by kind (what `ObjectLookup` reads): the Cluster informer joins them. */
+  readonly informers: Map<ResourceType, Informer>
   /** Cache reads and Events for the Cluster reconciler. */
   readonly context: Context.Context<ObjectLookup | EventRecorder>
 }
@@ -44,6 +47,7 @@ export const startConnectivity = (options: ConnectivityOptions) =>
       ...(options.clusterName ? { fieldSelector: `metadata.name=${options.clusterName}` } : {}),
       metrics: metrics.informer
     })
+    options.informers.set(Resources.Cluster, clusters)
     // The one credentials Secret, watched by name: no cluster-wide Secret list or watch.
     const secretRef = defaultCredentialSecret(config.podNamespace)
     const credentialSecret = yield* makeInformer(Resources.Secret, {
@@ -119,7 +123,7 @@ export const startConnectivity = (options: ConnectivityOptions) =>
       controllers: [clusterController],
       // The outbox drains to the events endpoint: only in modes that report there.
       leaderRunnables: events ? [intent.run, outboxRun] : [intent.run],
-      caches: [clusters, credentialSecret]
+      caches: [credentialSecret]
     }
   })
 
