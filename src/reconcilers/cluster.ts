@@ -38,6 +38,7 @@ import { addFinalizer, removeFinalizer } from "./writes.js"
 
 type ClusterObject = typeof Cluster.Type
 type Status = NonNullable<ClusterObject["status"]>
+type CredentialStatus = NonNullable<Status["credentialStatus"]>
 type Phase = NonNullable<Status["phase"]>
 
 const decode = Schema.decodeUnknownEither(Cluster)
@@ -139,7 +140,7 @@ export const makeClusterReconciler = (options: ClusterReconcilerOptions) =>
     const periodic = yield* Ref.make<PeriodicState>({ at: 0, authFailed: false })
     // Fingerprints exchanged by this process: a status write that failed after a successful
     // exchange must not make the next pass spend the one-time token again.
-    const exchanged = yield* Ref.make(new Set<string>())
+    const exchanged = yield* Ref.make<ReadonlyMap<string, CredentialStatus>>(new Map())
 
     return (key: string) =>
       Effect.gen(function* () {
@@ -163,7 +164,8 @@ export const makeClusterReconciler = (options: ClusterReconcilerOptions) =>
 interface PassState {
   readonly startedAt: number
   readonly periodic: Ref.Ref<PeriodicState>
-  readonly exchanged: Ref.Ref<Set<string>>
+  /** Token fingerprint → the credentialStatus its exchange recorded. */
+  readonly exchanged: Ref.Ref<ReadonlyMap<string, CredentialStatus>>
   readonly options: ClusterReconcilerOptions
 }
 
@@ -223,12 +225,21 @@ const register = (cluster: ClusterObject, state: PassState) =>
     const { token, inline } = resolved.right.value
     const fingerprint = tokenFingerprint(token)
     const forced = forcesReExchange(cluster)
-    const seen = cluster.status?.observedToken === fingerprint || (yield* Ref.get(state.exchanged)).has(fingerprint)
+    const exchangedHere = (yield* Ref.get(state.exchanged)).get(fingerprint)
+    const seen = cluster.status?.observedToken === fingerprint || exchangedHere !== undefined
     const secretRef = { name: store.secret.name, namespace: store.secret.namespace }
     if (seen && !forced) {
+      // The cache may still show the status from before this process's exchange: keep what it recorded.
       return cluster.status?.observedToken === fingerprint
         ? ({ _tag: "Unchanged" } satisfies Registration)
-        : ({ _tag: "Adopted", fields: { observedToken: fingerprint, credentialsSecretRef: secretRef } } satisfies Registration)
+        : ({
+            _tag: "Adopted",
+            fields: {
+              observedToken: fingerprint,
+              credentialsSecretRef: secretRef,
+              ...(exchangedHere === undefined ? {} : { credentialStatus: exchangedHere })
+            }
+          } satisfies Registration)
     }
     const adoptable =
       !forced &&
@@ -267,7 +278,13 @@ const register = (cluster: ClusterObject, state: PassState) =>
     if (issued.clusterId === "" || issued.token === "") {
       return failed("register API error: the answer lacks clusterId or token")
     }
-    yield* Ref.update(state.exchanged, (s) => new Set([...s, fingerprint]))
+    const credentialStatus: CredentialStatus = {
+      secretName: store.secret.name,
+      secretNamespace: store.secret.namespace,
+      registeredAt: formatConditionTime(yield* nowDate),
+      registrationTokenConsumed: true
+    }
+    yield* Ref.update(state.exchanged, (m) => new Map(m).set(fingerprint, credentialStatus))
     yield* store.save(issued, cluster)
     yield* Effect.flatMap(ConnectionState, (c) => c.resume)
     yield* Effect.logInfo("registered with the control plane").pipe(Effect.annotateLogs({ clusterId: issued.clusterId }))
@@ -287,19 +304,9 @@ const register = (cluster: ClusterObject, state: PassState) =>
         "spec.registrationToken is deprecated and has been cleared: put the token in a Secret and use spec.registrationTokenSecretRef"
       )
     }
-    const now = yield* nowDate
     return {
       _tag: "Registered",
-      fields: {
-        observedToken: fingerprint,
-        credentialsSecretRef: secretRef,
-        credentialStatus: {
-          secretName: secretRef.name,
-          secretNamespace: secretRef.namespace,
-          registeredAt: formatConditionTime(now),
-          registrationTokenConsumed: true
-        }
-      }
+      fields: { observedToken: fingerprint, credentialsSecretRef: secretRef, credentialStatus }
     } satisfies Registration
   })
 
