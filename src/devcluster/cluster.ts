@@ -170,7 +170,8 @@ const etcdHealthy = (port: number): Effect.Effect<boolean> =>
  * The controllers of kube-controller-manager the cluster runs: garbage collection (ownerReference
  * cascades, Background propagation), namespace deletion, Jobs and their TTL, ServiceAccounts, and
  * the workload controllers. Nothing that needs nodes or a cloud (no pod GC of unbound pods, no
- * node lifecycle).
+ * node lifecycle), and no root-CA publisher: its `kube-root-ca.crt` ConfigMap in every namespace is
+ * read only by kubelets, and would show up in every test's ConfigMap list.
  */
 export const controllerManagerControllers: ReadonlyArray<string> = [
   "garbage-collector-controller",
@@ -180,7 +181,6 @@ export const controllerManagerControllers: ReadonlyArray<string> = [
   "ttl-after-finished-controller",
   "serviceaccount-controller",
   "serviceaccount-token-controller",
-  "root-ca-certificate-publisher-controller",
   "replicaset-controller",
   "deployment-controller",
   "statefulset-controller"

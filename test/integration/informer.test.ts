@@ -24,7 +24,9 @@ const configMap = (
     ...(extra.labels === undefined ? {} : { labels: extra.labels }),
     ...(extra.ownerUid === undefined
       ? {}
-      : { ownerReferences: [{ apiVersion: "v1", kind: "ConfigMap", name: "owner", uid: extra.ownerUid }] })
+      : // The garbage collector runs: an owner that does not exist would delete the child. The
+        // namespace is a real, cluster-scoped owner.
+        { ownerReferences: [{ apiVersion: "v1", kind: "Namespace", name: namespace, uid: extra.ownerUid }] })
   },
   data
 })
@@ -64,6 +66,7 @@ layer(Live, { excludeTestServices: true })("Informer against a real API server",
     Effect.gen(function* () {
       const api = yield* KubeApi
       const ns = yield* createTestNamespace("informer")
+      const ownerUid = (yield* api.get(Resources.Namespace, ns)).metadata.uid ?? ""
       yield* api.apply(Resources.ConfigMap, configMap(ns, "before", { v: "0" }), { fieldManager: "test" })
 
       const { counts, metrics } = metricsRecorder()
@@ -76,7 +79,7 @@ layer(Live, { excludeTestServices: true })("Informer against a real API server",
       expect(Option.getOrThrow(before).metadata.managedFields).toBeUndefined()
 
       yield* api.apply(Resources.ConfigMap, configMap(ns, "a", { v: "1" }, { labels: { app: "web" } }), { fieldManager: "test" })
-      yield* api.apply(Resources.ConfigMap, configMap(ns, "b", { v: "1" }, { ownerUid: "owner-uid-1" }), {
+      yield* api.apply(Resources.ConfigMap, configMap(ns, "b", { v: "1" }, { ownerUid }), {
         fieldManager: "test"
       })
       yield* api.apply(Resources.ConfigMap, configMap(ns, "a", { v: "2" }, { labels: { app: "web" } }), { fieldManager: "test" })
@@ -103,7 +106,7 @@ layer(Live, { excludeTestServices: true })("Informer against a real API server",
       expect(updated?.object.metadata.managedFields).toBeUndefined()
 
       expect((yield* informer.cache.byLabel("app", "web")).map((o) => o.metadata.name)).toEqual(["a"])
-      expect(yield* informer.cache.byOwner("owner-uid-1")).toEqual([])
+      expect(yield* informer.cache.byOwner(ownerUid)).toEqual([])
       expect((yield* informer.cache.list(ns)).map((o) => o.metadata.name).sort()).toEqual(["a", "before"])
       expect((yield* informer.cache.list()).every((o) => o.metadata.managedFields === undefined)).toBe(true)
       expect(counts.cacheSize).toBe(2)
@@ -114,11 +117,12 @@ layer(Live, { excludeTestServices: true })("Informer against a real API server",
     Effect.gen(function* () {
       const api = yield* KubeApi
       const ns = yield* createTestNamespace("informer-owner")
+      const ownerUid = (yield* api.get(Resources.Namespace, ns)).metadata.uid ?? ""
       const informer = yield* makeInformer(Resources.ConfigMap, { namespace: ns, backoff: fastBackoff })
       yield* informer.synced
-      yield* api.apply(Resources.ConfigMap, configMap(ns, "child", {}, { ownerUid: "owner-uid-2" }), { fieldManager: "test" })
+      yield* api.apply(Resources.ConfigMap, configMap(ns, "child", {}, { ownerUid }), { fieldManager: "test" })
       yield* eventually(
-        Effect.flatMap(informer.cache.byOwner("owner-uid-2"), (children) =>
+        Effect.flatMap(informer.cache.byOwner(ownerUid), (children) =>
           check(() => expect(children.map((o) => o.metadata.name)).toEqual(["child"]))
         )
       )

@@ -360,8 +360,10 @@ layer(kubeLayer(), { timeout: "120 seconds", excludeTestServices: true })("least
         [{ verb: "patch", group: "apps.vworkspace.io", resource: "applicationinstances", namespace: otherNs, name: "x" }, false],
         [{ verb: "create", resource: "events", namespace: otherNs }, false],
         [{ verb: "watch", resource: "namespaces", name: appNs }, true],
-        [{ verb: "watch", resource: "namespaces", name: otherNs }, false],
-        [{ verb: "list", resource: "namespaces" }, false]
+        // The Pull agent's allow-list holds Namespace (cluster-scoped): it reads and writes namespaces
+        // everywhere, so the watch namespace does not narrow these.
+        [{ verb: "watch", resource: "namespaces", name: otherNs }, true],
+        [{ verb: "list", resource: "namespaces" }, true]
       ])
       yield* operatorLifecycle(release, appNs)
     }))
@@ -383,9 +385,11 @@ layer(kubeLayer(), { timeout: "120 seconds", excludeTestServices: true })("least
         // Values Secrets and ConfigMaps go to Flux by reference; the operator never reads them.
         [{ verb: "list", resource: "secrets" }, false],
         [{ verb: "list", resource: "secrets", namespace: appNs }, false],
-        [{ verb: "get", resource: "secrets", namespace: appNs, name: "app-values" }, false],
+        // The Pull agent writes allow-listed Secrets and ConfigMaps by name (a delete reads the uid
+        // first), so it may get one by name, but never list or watch them.
+        [{ verb: "get", resource: "secrets", namespace: appNs, name: "app-values" }, true],
         [{ verb: "watch", resource: "secrets", namespace: opNs }, false],
-        [{ verb: "get", resource: "configmaps", namespace: appNs, name: "app-values" }, false],
+        [{ verb: "get", resource: "configmaps", namespace: appNs, name: "app-values" }, true],
         // No way to grant itself more.
         [{ verb: "create", group: rbacGroup, resource: "clusterrolebindings" }, false],
         [{ verb: "create", group: rbacGroup, resource: "rolebindings", namespace: opNs }, false],
@@ -395,12 +399,12 @@ layer(kubeLayer(), { timeout: "120 seconds", excludeTestServices: true })("least
         [{ verb: "create", resource: "serviceaccounts", subresource: "token", namespace: opNs, name: release.serviceAccount }, false],
         [{ verb: "create", resource: "pods", namespace: appNs }, false],
         [{ verb: "create", resource: "pods", subresource: "exec", namespace: appNs, name: "x" }, false],
-        // Namespaces are read, never written.
-        [{ verb: "delete", resource: "namespaces", name: appNs }, false],
-        [{ verb: "create", resource: "namespaces" }, false],
-        [{ verb: "patch", resource: "namespaces", name: appNs }, false],
-        // The control plane's objects are not the operator's to delete.
-        [{ verb: "delete", group: "apps.vworkspace.io", resource: "applicationinstances", namespace: appNs, name: "x" }, false],
+        // The Pull agent creates missing target namespaces and applies allow-listed Namespace jobs.
+        [{ verb: "delete", resource: "namespaces", name: appNs }, true],
+        [{ verb: "create", resource: "namespaces" }, true],
+        [{ verb: "patch", resource: "namespaces", name: appNs }, true],
+        // The control plane deletes its instances through the Pull agent (delete-application-instance).
+        [{ verb: "delete", group: "apps.vworkspace.io", resource: "applicationinstances", namespace: appNs, name: "x" }, true],
         [{ verb: "delete", group: "apiextensions.k8s.io", resource: "customresourcedefinitions" }, false],
         // Leases: only its own, only in its own namespace.
         [{ verb: "create", group: coordination, resource: "leases", namespace: appNs }, false],
@@ -423,7 +427,6 @@ layer(kubeLayer(), { timeout: "120 seconds", excludeTestServices: true })("least
         return {
           listSecrets: yield* tagOf(api.list(Resources.Secret)),
           listSecretsInApps: yield* tagOf(api.list(Resources.Secret, { namespace: appNs })),
-          deleteNamespace: yield* tagOf(api.delete(Resources.Namespace, appNs)),
           leaseElsewhere: yield* tagOf(
             api.create(Resources.Lease, {
               apiVersion: "coordination.k8s.io/v1",
@@ -438,7 +441,6 @@ layer(kubeLayer(), { timeout: "120 seconds", excludeTestServices: true })("least
       expect(outcomes).toEqual({
         listSecrets: "Forbidden",
         listSecretsInApps: "Forbidden",
-        deleteNamespace: "Forbidden",
         leaseElsewhere: "Forbidden",
         listHelmReleases: "allowed"
       })
