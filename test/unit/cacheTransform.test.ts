@@ -85,7 +85,7 @@ describe("the AI controller's cache transforms", () => {
     }).pipe(Effect.provide(Layer.succeed(KubeApi, servingApi)))
   )
 
-  it("a cached HelmRelease keeps what releaseHealth reads and drops the rest of its status", () => {
+  it("a cached HelmRelease keeps what releaseHealth and the upgrade.helm engine read and drops the rest of its status", () => {
     const served = asServed(desiredRelease(ai).helmRelease)
     const copy = cached(Resources.HelmRelease, served)
     const read = (o: KubeObject) =>
@@ -95,7 +95,12 @@ describe("the AI controller's cache transforms", () => {
         conditions: (o["status"] as { conditions: [] }).conditions
       })
     expect(read(copy)).toEqual(read(served))
-    expect(Object.keys(copy["status"] as object).sort()).toEqual(["conditions", "observedGeneration"])
+    expect(Object.keys(copy["status"] as object).sort()).toEqual([
+      "conditions",
+      "history",
+      "lastAttemptedRevision",
+      "observedGeneration"
+    ])
   })
 
   it("a cached instance decodes to the same instance; a namespace keeps its labels", () => {
