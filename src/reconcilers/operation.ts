@@ -252,6 +252,10 @@ const materialize = (op: Op, template: OperationTemplate, engine: OperationEngin
     if (Either.isLeft(result)) {
       const error = result.left
       if (retryable(error)) return yield* Effect.fail(error)
+      // A CRD the engine needs is not installed: wait (looking again now and then) instead of failing.
+      if (error.reason === "MissingDependencies") {
+        return yield* block(op, R.DependencyMissing, error.message).pipe(Effect.as(ReconcileResult.requeueAfter(missingDependencyRecheck)))
+      }
       yield* engine.cancel(input).pipe(Effect.ignore)
       return yield* finish(op, "Failed", { reason: R.EngineFailed, message: `materialise ${template.ref}: ${error.message}` })
     }
@@ -273,6 +277,9 @@ const materialize = (op: Op, template: OperationTemplate, engine: OperationEngin
   })
 
 const describe = (w: WorkloadRef): string => `${w.kind} ${w.namespace ? `${w.namespace}/` : ""}${w.name}`
+
+/** How often an operation blocked on a missing CRD looks again. */
+const missingDependencyRecheck = Duration.seconds(30)
 
 /** Transient API trouble is retried with backoff; anything else is the operation's failure. */
 const retryable = (error: EngineError): boolean => error.cause !== undefined && isTransient(error.cause)
