@@ -39,6 +39,10 @@ import { addFinalizer, removeFinalizer } from "./writes.js"
 type ClusterObject = typeof Cluster.Type
 type Status = NonNullable<ClusterObject["status"]>
 type CredentialStatus = NonNullable<Status["credentialStatus"]>
+interface Exchange {
+  readonly cluster: string
+  readonly credentialStatus: CredentialStatus
+}
 type Phase = NonNullable<Status["phase"]>
 
 const decode = Schema.decodeUnknownEither(Cluster)
@@ -140,7 +144,7 @@ export const makeClusterReconciler = (options: ClusterReconcilerOptions) =>
     const periodic = yield* Ref.make<PeriodicState>({ at: 0, authFailed: false })
     // Fingerprints exchanged by this process: a status write that failed after a successful
     // exchange must not make the next pass spend the one-time token again.
-    const exchanged = yield* Ref.make<ReadonlyMap<string, CredentialStatus>>(new Map())
+    const exchanged = yield* Ref.make<ReadonlyMap<string, Exchange>>(new Map())
 
     return (key: string) =>
       Effect.gen(function* () {
@@ -164,8 +168,8 @@ export const makeClusterReconciler = (options: ClusterReconcilerOptions) =>
 interface PassState {
   readonly startedAt: number
   readonly periodic: Ref.Ref<PeriodicState>
-  /** Token fingerprint → the credentialStatus its exchange recorded. */
-  readonly exchanged: Ref.Ref<ReadonlyMap<string, CredentialStatus>>
+  /** Token fingerprint → the Cluster it was exchanged for and the credentialStatus recorded. */
+  readonly exchanged: Ref.Ref<ReadonlyMap<string, Exchange>>
   readonly options: ClusterReconcilerOptions
 }
 
@@ -221,11 +225,11 @@ const register = (cluster: ClusterObject, state: PassState) =>
         ]
       } satisfies Registration
     }
-    if (Option.isNone(resolved.right)) return { _tag: "Unchanged" } satisfies Registration
+    if (Option.isNone(resolved.right)) return yield* recordedExchange(cluster, state)
     const { token, inline } = resolved.right.value
     const fingerprint = tokenFingerprint(token)
     const forced = forcesReExchange(cluster)
-    const exchangedHere = (yield* Ref.get(state.exchanged)).get(fingerprint)
+    const exchangedHere = (yield* Ref.get(state.exchanged)).get(fingerprint)?.credentialStatus
     const seen = cluster.status?.observedToken === fingerprint || exchangedHere !== undefined
     const secretRef = { name: store.secret.name, namespace: store.secret.namespace }
     if (seen && !forced) {
@@ -284,7 +288,9 @@ const register = (cluster: ClusterObject, state: PassState) =>
       registeredAt: formatConditionTime(yield* nowDate),
       registrationTokenConsumed: true
     }
-    yield* Ref.update(state.exchanged, (m) => new Map(m).set(fingerprint, credentialStatus))
+    yield* Ref.update(state.exchanged, (m) =>
+      new Map(m).set(fingerprint, { cluster: cluster.metadata.name ?? "", credentialStatus })
+    )
     yield* store.save(issued, cluster)
     yield* Effect.flatMap(ConnectionState, (c) => c.resume)
     yield* Effect.logInfo("registered with the control plane").pipe(Effect.annotateLogs({ clusterId: issued.clusterId }))
@@ -308,6 +314,27 @@ const register = (cluster: ClusterObject, state: PassState) =>
       _tag: "Registered",
       fields: { observedToken: fingerprint, credentialsSecretRef: secretRef, credentialStatus }
     } satisfies Registration
+  })
+
+/**
+ * No token to resolve. An inline token is cleared from the spec right after its exchange, and the
+ * status write that records the exchange may have lost a race with that patch: what this process
+ * exchanged for the Cluster is recorded again.
+ */
+const recordedExchange = (cluster: ClusterObject, state: PassState) =>
+  Effect.map(Ref.get(state.exchanged), (exchanged): Registration => {
+    const name = cluster.metadata.name ?? ""
+    const last = [...exchanged.entries()].filter(([, e]) => e.cluster === name).at(-1)
+    if (last === undefined || cluster.status?.observedToken === last[0]) return { _tag: "Unchanged" }
+    const { credentialStatus } = last[1]
+    return {
+      _tag: "Adopted",
+      fields: {
+        observedToken: last[0],
+        credentialStatus,
+        credentialsSecretRef: { name: credentialStatus.secretName ?? "", namespace: credentialStatus.secretNamespace }
+      }
+    }
   })
 
 /** A merge patch of spec/metadata fields the operator owns by contract (no resourceVersion: the exchange is done). */
