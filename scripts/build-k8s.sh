@@ -5,6 +5,7 @@
 #   scripts/build-k8s.sh helm-controller-crds
 #                                          HelmRelease CRD generated from github.com/fluxcd/helm-controller/api;
 #                                          prints the dir holding the YAML
+#   scripts/build-k8s.sh helm              the helm CLI from helm.sh/helm/v3; prints the binary's path
 #
 # Idempotent: a binary is rebuilt only when it is missing or reports another version. A lock
 # serialises concurrent callers (two test projects, `dev-cluster up`).
@@ -22,6 +23,7 @@ K8S_VERSION="${K8S_VERSION:-v1.36.3}"
 ETCD_VERSION="${ETCD_VERSION:-v3.6.8}"
 HELM_CONTROLLER_API_VERSION="${HELM_CONTROLLER_API_VERSION:-v1.6.5}"
 CONTROLLER_TOOLS_VERSION="${CONTROLLER_TOOLS_VERSION:-v0.21.0}"
+HELM_VERSION="${HELM_VERSION:-v3.22.0}"
 CACHE_ROOT="${VWORKSPACE_CACHE:-$HOME/.cache/vworkspace-operator}"
 OUT="$CACHE_ROOT/k8s/$K8S_VERSION"
 
@@ -138,6 +140,26 @@ helm_controller_crds() {
   echo "$dir"
 }
 
+build_helm() {
+  local dir="$CACHE_ROOT/tools/helm-$HELM_VERSION"
+  if [ -x "$dir/helm" ] && "$dir/helm" version --template '{{.Version}}' 2>/dev/null | grep -qx "$HELM_VERSION"; then
+    echo "$dir/helm"; return 0
+  fi
+  log "building helm $HELM_VERSION"
+  new_module "$dir/mod" vworkspace.local/helmbuild
+  (
+    cd "$dir/mod"
+    printf 'package main\nimport _ "helm.sh/helm/v3/cmd/helm"\nfunc main() {}\n' > tools.go
+    go get "helm.sh/helm/v3@$HELM_VERSION" >&2
+    go mod tidy >&2
+    # helm reports the version stamped into helm.sh/helm/v3/internal/version.
+    go build -trimpath -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION" \
+      -o "$dir/helm.tmp" helm.sh/helm/v3/cmd/helm >&2
+  )
+  mv -f "$dir/helm.tmp" "$dir/helm"
+  echo "$dir/helm"
+}
+
 mkdir -p "$OUT" "$CACHE_ROOT"
 exec 9>"$CACHE_ROOT/.build.lock"
 flock 9
@@ -152,8 +174,11 @@ case "${1:-binaries}" in
   helm-controller-crds)
     helm_controller_crds
     ;;
+  helm)
+    build_helm
+    ;;
   *)
-    echo "usage: $0 [binaries|helm-controller-crds]" >&2
+    echo "usage: $0 [binaries|helm-controller-crds|helm]" >&2
     exit 2
     ;;
 esac
