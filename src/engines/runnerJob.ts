@@ -21,7 +21,7 @@ import {
 import {
   createOwned,
   deleteOwned,
-  ensureRunnerServiceAccount,
+  makeRunnerServiceAccounts,
   findWorkload,
   kubeFailure,
   ownerReferences,
@@ -166,6 +166,7 @@ const formatParseError = (e: ParseResult.ParseError): string => ParseResult.Tree
 /** An engine that runs one batch/v1 Job per Operation. */
 export const makeRunnerJobEngine = <P>(options: RunnerJobEngineOptions<P>): OperationEngineService => {
   const decode = Schema.decodeUnknownEither(options.parameters)
+  const serviceAccounts = makeRunnerServiceAccounts()
   const location = (input: EngineInput) => ({
     namespace: input.operation.status?.engineRef?.namespace || targetNamespace(input.target),
     name: input.operation.status?.engineRef?.name || workloadName(input.operation)
@@ -184,7 +185,7 @@ export const makeRunnerJobEngine = <P>(options: RunnerJobEngineOptions<P>): Oper
           return yield* new EngineError({ reason: "InvalidParameters", message: formatParseError(parameters.left) })
         }
         const namespace = targetNamespace(input.target)
-        yield* ensureRunnerServiceAccount(namespace)
+        yield* serviceAccounts.ensure(namespace)
         const job = yield* createOwned(
           Resources.Job,
           input.operation,

@@ -106,27 +106,43 @@ export const createOwned = (type: ResourceType, op: Operation, object: KubeObjec
   })
 
 /**
- * The runner ServiceAccount `vworkspace-operation-runner` in `namespace`, created by the operator
+ * The runner ServiceAccount `vworkspace-operation-runner`, created by the operator in a namespace
  * when missing (it has no rights of its own; give it a RoleBinding for what the command needs).
+ * Each namespace is ensured once per process: the namespaces where it was created or found are
+ * remembered (at most `capacity`, then the record starts over), so a burst of operations costs
+ * one create per namespace, not one per operation. One deleted later by hand comes back when
+ * the operator restarts.
  */
-export const ensureRunnerServiceAccount = (namespace: string) =>
-  Effect.flatMap(KubeApi, (api) =>
-    api
-      .create(Resources.ServiceAccount, {
-        apiVersion: "v1",
-        kind: "ServiceAccount",
-        metadata: {
-          name: Names.operationRunnerServiceAccount,
-          namespace,
-          labels: { [Labels.managedBy]: ManagedBy.operator }
-        }
-      })
-      .pipe(
-        Effect.asVoid,
-        Effect.catchTag("AlreadyExists", () => Effect.void),
-        Effect.mapError(kubeFailure("create ServiceAccount"))
-      )
-  )
+export const makeRunnerServiceAccounts = (capacity = 10_000) => {
+  const present = new Set<string>()
+  const remember = (namespace: string) =>
+    Effect.sync(() => {
+      if (present.size >= capacity) present.clear()
+      present.add(namespace)
+    })
+  const create = (namespace: string) =>
+    Effect.flatMap(KubeApi, (api) =>
+      api
+        .create(Resources.ServiceAccount, {
+          apiVersion: "v1",
+          kind: "ServiceAccount",
+          metadata: {
+            name: Names.operationRunnerServiceAccount,
+            namespace,
+            labels: { [Labels.managedBy]: ManagedBy.operator }
+          }
+        })
+        .pipe(
+          Effect.asVoid,
+          Effect.catchTag("AlreadyExists", () => Effect.void),
+          Effect.mapError(kubeFailure("create ServiceAccount"))
+        )
+    )
+  return {
+    ensure: (namespace: string) =>
+      Effect.suspend(() => (present.has(namespace) ? Effect.void : Effect.zipRight(create(namespace), remember(namespace))))
+  }
+}
 
 // ---------------------------------------------------------------------------------------------
 // Used by the velero, workflow, volsync and snapshot engines

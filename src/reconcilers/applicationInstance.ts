@@ -25,7 +25,7 @@ import { ReconcileResult, TerminalError } from "../runtime/controller.js"
 import { seaweedCatalogId, validateApplicationInstance } from "../validation/applicationInstance.js"
 import { ObjectLookup } from "./objectLookup.js"
 import { writeStatus as writeStatusWithEvents } from "./statusWriter.js"
-import { addFinalizer, applyIfChanged, removeFinalizer } from "./writes.js"
+import { addFinalizer, applyIfChanged, removeFinalizer, requeueOnConflict } from "./writes.js"
 
 type AI = typeof ApplicationInstance.Type
 type Status = NonNullable<AI["status"]>
@@ -40,7 +40,9 @@ const splitKey = (key: string): [string, string] => {
   return [key.slice(0, i), key.slice(i + 1)]
 }
 
-export const reconcileApplicationInstance = (key: string) =>
+export const reconcileApplicationInstance = (key: string) => requeueOnConflict(reconcilePass(key))
+
+const reconcilePass = (key: string) =>
   Effect.gen(function* () {
     const lookup = yield* ObjectLookup
     const [namespace, name] = splitKey(key)
@@ -263,7 +265,8 @@ const finalize = (ai: AI) =>
         : { reason: R.Deleting, message: "Removing placeholder instance (nothing to uninstall)" }),
       observedGeneration: ai.metadata.generation
     }
-    yield* writeStatus(ai, {}, [deleting], { keep: true })
+    // The finalizer patch is conditional on the version this status write produced.
+    const current = yield* writeStatus(ai, {}, [deleting], { keep: true })
     if (managed) {
       const remaining = yield* Effect.all([
         deleteOwned(ai, Resources.HelmRelease, release),
@@ -273,7 +276,7 @@ const finalize = (ai: AI) =>
       // helm-controller uninstalls behind its own finalizer; its watch event wakes us when it is done.
       if (remaining.some((exists) => exists)) return { requeueAfter: Duration.seconds(5) }
     }
-    yield* removeFinalizer(AIType, ai, Finalizers.applicationInstance)
+    yield* removeFinalizer(AIType, current, Finalizers.applicationInstance)
     return done
   })
 

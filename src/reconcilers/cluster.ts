@@ -8,7 +8,7 @@
  * Order of a pass: deletion → finalizer → registration (or adoption) → rotation → periodic check
  * (heartbeat when the mode talks to the control plane, `ControllersHealthy`) → status.
  */
-import { Data, DateTime, Duration, Effect, Option, Ref, Schema } from "effect"
+import { Data, DateTime, Duration, Effect, Either, Option, Ref, Schema } from "effect"
 import { Cluster } from "../api/cluster.js"
 import { ClusterConditionType as T, ClusterReason as R, type ConditionUpdate, formatConditionTime, setConditions } from "../api/conditions.js"
 import type { Condition } from "../api/meta.js"
@@ -34,7 +34,7 @@ import { EventRecorder } from "../observability/events.js"
 import { ReconcileResult, TerminalError } from "../runtime/controller.js"
 import { ObjectLookup } from "./objectLookup.js"
 import { type EventFor, writeStatus } from "./statusWriter.js"
-import { addFinalizer, removeFinalizer } from "./writes.js"
+import { addFinalizer, confirmCurrent, removeFinalizer, requeueOnConflict } from "./writes.js"
 
 type ClusterObject = typeof Cluster.Type
 type Status = NonNullable<ClusterObject["status"]>
@@ -147,7 +147,7 @@ export const makeClusterReconciler = (options: ClusterReconcilerOptions) =>
     const exchanged = yield* Ref.make<ReadonlyMap<string, Exchange>>(new Map())
 
     return (key: string) =>
-      Effect.gen(function* () {
+      requeueOnConflict(Effect.gen(function* () {
         const lookup = yield* ObjectLookup
         const found = yield* lookup.get(ClusterType, undefined, key)
         if (Option.isNone(found)) return ReconcileResult.done
@@ -162,7 +162,7 @@ export const makeClusterReconciler = (options: ClusterReconcilerOptions) =>
           { ...cluster, metadata: { ...cluster.metadata, ...withFinalizer.metadata } },
           { startedAt, periodic, exchanged, options }
         )
-      })
+      }))
   })
 
 interface PassState {
@@ -176,9 +176,9 @@ interface PassState {
 const finalize = (cluster: ClusterObject) =>
   Effect.gen(function* () {
     if (!(cluster.metadata.finalizers ?? []).includes(Finalizers.cluster)) return ReconcileResult.done
-    yield* write(cluster, { phase: "Terminating" }, [], eventFor)
+    const current = yield* write(cluster, { phase: "Terminating" }, [], eventFor)
     // The credentials Secret goes with the Cluster through its ownerReference.
-    yield* removeFinalizer(ClusterType, cluster, Finalizers.cluster)
+    yield* removeFinalizer(ClusterType, current, Finalizers.cluster)
     return ReconcileResult.done
   })
 
@@ -205,7 +205,7 @@ const nowDate = Effect.map(DateTime.now, (d) => new Date(DateTime.toEpochMillis(
 type Registration =
   | { readonly _tag: "Unchanged" }
   | { readonly _tag: "Adopted"; readonly fields: Partial<Status> }
-  | { readonly _tag: "Registered"; readonly fields: Partial<Status> }
+  | { readonly _tag: "Registered"; readonly fields: Partial<Status>; readonly cluster: ClusterObject }
   | { readonly _tag: "Blocked"; readonly phase: Phase; readonly conditions: ReadonlyArray<ConditionUpdate> }
 
 const register = (cluster: ClusterObject, state: PassState) =>
@@ -270,6 +270,9 @@ const register = (cluster: ClusterObject, state: PassState) =>
     }
     const client = yield* AgentClient
     const clusterId = cluster.spec?.clusterId?.trim() ?? ""
+    // A pass that read the Cluster from before this process cleared the token or the annotation
+    // must not spend the token again.
+    yield* confirmCurrent(ClusterType, cluster)
     const answer = yield* Effect.either(
       client.register(endpoint, { registrationToken: token, ...(clusterId === "" ? {} : { clusterId }) })
     )
@@ -294,7 +297,7 @@ const register = (cluster: ClusterObject, state: PassState) =>
     yield* store.save(issued, cluster)
     yield* Effect.flatMap(ConnectionState, (c) => c.resume)
     yield* Effect.logInfo("registered with the control plane").pipe(Effect.annotateLogs({ clusterId: issued.clusterId }))
-    yield* patchSpec(cluster, {
+    const patched = yield* patchSpec(cluster, {
       ...(forced ? { metadata: { annotations: { [Annotations.rotateCredentials]: null } } } : {}),
       spec: {
         ...(clusterId === "" ? { clusterId: issued.clusterId } : {}),
@@ -312,7 +315,8 @@ const register = (cluster: ClusterObject, state: PassState) =>
     }
     return {
       _tag: "Registered",
-      fields: { observedToken: fingerprint, credentialsSecretRef: secretRef, credentialStatus }
+      fields: { observedToken: fingerprint, credentialsSecretRef: secretRef, credentialStatus },
+      cluster: patched
     } satisfies Registration
   })
 
@@ -337,25 +341,34 @@ const recordedExchange = (cluster: ClusterObject, state: PassState) =>
     }
   })
 
-/** A merge patch of spec/metadata fields the operator owns by contract (no resourceVersion: the exchange is done). */
+/**
+ * A merge patch of spec/metadata fields the operator owns by contract (no resourceVersion: the
+ * exchange is done). Returns the Cluster as the server now has it, which the pass carries on
+ * from; one that cannot be decoded leaves `cluster` as it was, whose older version makes the
+ * pass's status write a Conflict (and the pass runs again).
+ */
 const patchSpec = (cluster: ClusterObject, body: Record<string, unknown>) =>
   Effect.flatMap(KubeApi, (api) =>
     withKubeRetry(api.patch(ClusterType, cluster.metadata.name ?? "", undefined, "merge", body), { maxRetries: 8 })
-  )
+  ).pipe(Effect.map((patched) => Either.getOrElse(decode(patched), () => cluster)))
 
-/** `POST /api/agent/credentials/rotate`, then the new token is stored before anything else is sent. */
+/**
+ * `POST /api/agent/credentials/rotate`, then the new token is stored before anything else is
+ * sent. Returns the failure's message, or the Cluster with `spec.rotateCredentials` cleared.
+ */
 const rotate = (cluster: ClusterObject) =>
   Effect.gen(function* () {
     const client = yield* AgentClient
     const rotation = yield* CredentialRotation
+    // A pass that read the Cluster from before this process cleared the request must not rotate again.
+    yield* confirmCurrent(ClusterType, cluster)
     const result = yield* client.rotateCredentials.pipe(
       Effect.mapError((e) => ({ message: `credential rotation failed: ${e.message}` })),
       Effect.flatMap((answer) => rotation.persist({ token: answer.token, ...(answer.expiresAt ? { expiresAt: answer.expiresAt } : {}) })),
       Effect.either
     )
-    if (result._tag === "Left") return Option.some(result.left.message)
-    yield* patchSpec(cluster, { spec: { rotateCredentials: false } })
-    return Option.none<string>()
+    if (result._tag === "Left") return Either.left(result.left.message)
+    return Either.right(yield* patchSpec(cluster, { spec: { rotateCredentials: false } }))
   })
 
 /** The heartbeat with one credential reload on a 401, as every agent request does. */
@@ -479,17 +492,20 @@ const reconcileLive = (cluster: ClusterObject, state: PassState) =>
       return ReconcileResult.requeueAfter(registrationRetry)
     }
     const registered = registration._tag === "Registered"
+    // Every write of this pass after the first spec patch carries on from the version it produced.
+    let current = registration._tag === "Registered" ? registration.cluster : cluster
     const fields: Partial<Omit<Status, "conditions">> = {
       connectivityMode: intent.mode,
       ...(registration._tag === "Unchanged" ? {} : registration.fields)
     }
 
-    if (cluster.spec?.rotateCredentials === true) {
-      const failure = yield* rotate(cluster)
-      if (Option.isSome(failure)) {
-        yield* write(cluster, { ...fields, phase: "Error" }, [cond(T.Authenticated, "False", R.RotationFailed, failure.value)], eventFor)
+    if (current.spec?.rotateCredentials === true) {
+      const rotated = yield* rotate(current)
+      if (Either.isLeft(rotated)) {
+        yield* write(current, { ...fields, phase: "Error" }, [cond(T.Authenticated, "False", R.RotationFailed, rotated.left)], eventFor)
         return ReconcileResult.requeueAfter(rotationRetry)
       }
+      current = rotated.right
     }
 
     const now = yield* Effect.clockWith((c) => c.currentTimeMillis)
@@ -501,10 +517,12 @@ const reconcileLive = (cluster: ClusterObject, state: PassState) =>
     if (due) {
       const controllers = yield* controllersHealthy
       updates.push(controllers)
-      const current = yield* credentials.current
+      const stored = yield* credentials.current
       const halted = Option.isSome((yield* connection.get).halted)
-      if (intent.usesControlPlane && Option.isSome(current) && !halted) {
-        const beat = yield* sendHeartbeat(setConditions(cluster.status?.conditions, [controllers], new Date(now)))
+      if (intent.usesControlPlane && Option.isSome(stored) && !halted) {
+        // The heartbeat carries the stored conditions: not those of a copy the cache has not caught up on.
+        yield* confirmCurrent(ClusterType, current)
+        const beat = yield* sendHeartbeat(setConditions(current.status?.conditions, [controllers], new Date(now)))
         authFailed = beat.authFailed
         if (beat.ok) lastHeartbeat = formatConditionTime(new Date(now))
       }
@@ -522,7 +540,7 @@ const reconcileLive = (cluster: ClusterObject, state: PassState) =>
         startedAt: state.startedAt,
         disconnectWindow: config.connectivity.disconnectWindow,
         authFailed,
-        storedPhase: registered ? "Registering" : cluster.status?.phase
+        storedPhase: registered ? "Registering" : current.status?.phase
       })
       phase = connected.phase
       updates.push(
@@ -542,7 +560,7 @@ const reconcileLive = (cluster: ClusterObject, state: PassState) =>
     if (Option.isSome(stats)) updates.push(bufferCondition(stats.value))
 
     yield* write(
-      cluster,
+      current,
       { ...fields, ...report.fields, ...(lastHeartbeat === undefined ? {} : { lastHeartbeat }), phase },
       updates,
       eventFor,

@@ -44,7 +44,7 @@ import {
 } from "../validation/operation.js"
 import { ObjectLookup } from "./objectLookup.js"
 import { writeStatus as writeStatusWith } from "./statusWriter.js"
-import { addFinalizer, removeFinalizer } from "./writes.js"
+import { addFinalizer, removeFinalizer, requeueOnConflict } from "./writes.js"
 import { WrittenPhases } from "./writtenPhases.js"
 
 type Op = Operation
@@ -72,7 +72,9 @@ const splitKey = (key: string): [string, string] => {
 const nowDate = Effect.map(DateTime.now, (t) => new Date(DateTime.toEpochMillis(t)))
 const rfc3339 = (d: Date): string => d.toISOString().replace(/\.\d{3}Z$/, "Z")
 
-export const reconcileOperation = (key: string) =>
+export const reconcileOperation = (key: string) => requeueOnConflict(reconcilePass(key))
+
+const reconcilePass = (key: string) =>
   Effect.gen(function* () {
     const lookup = yield* ObjectLookup
     const [namespace, name] = splitKey(key)

@@ -3,6 +3,11 @@
  * write it only when it differs, and record an Event for each condition whose status or reason
  * moved. `lastReconcileTime` (when the kind has it) changes only together with a real change, so
  * resyncs of an unchanged object write nothing.
+ *
+ * The write is conditional on the resourceVersion of `object` (see `applyStatus`): a status
+ * computed from a stale copy is refused with Conflict, never applied over a newer one. Returns the
+ * object as it now stands, so a pass that writes the same object again carries on from the new
+ * version.
  */
 import { DateTime, Effect } from "effect"
 import { type ConditionUpdate, formatConditionTime, setConditions } from "../api/conditions.js"
@@ -48,9 +53,9 @@ export const writeStatus = (
     const conditions = setConditions(before, change.conditions, now)
     const { lastReconcileTime: _previousTime, ...current } = object.status ?? {}
     const next = defined({ ...change.fields, conditions })
-    if (jsonEqual(next, defined(current))) return false
+    if (jsonEqual(next, defined(current))) return object
     const status = change.stampReconcileTime ? { ...next, lastReconcileTime: formatConditionTime(now) } : next
-    yield* applyStatus(type, object, status)
+    const written = yield* applyStatus(type, object, status)
     yield* Effect.logDebug("status updated")
     const recorder = yield* EventRecorder
     for (const c of conditions) {
@@ -59,5 +64,5 @@ export const writeStatus = (
       const ev = eventFor(c, old)
       if (ev !== undefined) yield* recorder.record(object, ev.type, ev.reason, `${c.type}=${c.status}: ${c.message}`)
     }
-    return true
+    return written
   })

@@ -6,9 +6,10 @@
 import { Effect, Option } from "effect"
 import { createHash } from "node:crypto"
 import { Annotations, FieldManagers } from "../api/wellKnown.js"
-import type { KubeError } from "../kube/errors.js"
+import { Conflict, type KubeError } from "../kube/errors.js"
 import { KubeApi } from "../kube/KubeApi.js"
 import type { KubeObject, ResourceType } from "../kube/object.js"
+import { ReconcileResult } from "../runtime/controller.js"
 
 /** Every field of `desired` is present with the same value in `observed` (arrays compared whole). */
 export const containsDesired = (desired: unknown, observed: unknown): boolean => {
@@ -82,23 +83,70 @@ const stripIdentity = (o: KubeObject): Record<string, unknown> => {
   return { ...rest, metadata: meta }
 }
 
-/** Server-side applies `status` to the object's `/status` subresource. */
+/**
+ * Server-side applies `status` to the object's `/status` subresource, on condition that the object
+ * is still at the resourceVersion the status was computed from. A status computed from a cache
+ * that trails the server (it lacks this manager's last write, or someone's newer change) would
+ * otherwise be applied whole: SSA would drop the fields this manager owned but the stale copy
+ * lacks, and re-assert the stale conditions. The server refuses such a write with Conflict; see
+ * `requeueOnConflict`. Returns the object as written.
+ */
 export const applyStatus = (
   type: ResourceType,
   object: KubeObject,
   status: Record<string, unknown>
-): Effect.Effect<void, KubeError, KubeApi> =>
+): Effect.Effect<KubeObject, KubeError, KubeApi> =>
   Effect.flatMap(KubeApi, (api) =>
     api.applyStatus(
       type,
       {
         apiVersion: object.apiVersion,
         kind: object.kind,
-        metadata: { name: object.metadata.name, namespace: object.metadata.namespace },
+        metadata: {
+          name: object.metadata.name,
+          namespace: object.metadata.namespace,
+          ...(object.metadata.resourceVersion === undefined ? {} : { resourceVersion: object.metadata.resourceVersion })
+        },
         status
       },
       { fieldManager: FieldManagers.operator, force: true }
     )
+  )
+
+/**
+ * Before a call that must not happen twice (a one-time token exchange, a credential rotation):
+ * the server's copy must be the one the pass read. Fails with Conflict when the cache trails it,
+ * for instance when it does not show yet this manager's own write that cleared the request.
+ */
+export const confirmCurrent = (type: ResourceType, object: KubeObject): Effect.Effect<void, KubeError, KubeApi> =>
+  Effect.flatMap(KubeApi, (api) => api.get(type, object.metadata.name ?? "", object.metadata.namespace)).pipe(
+    Effect.flatMap((live) =>
+      live.metadata.resourceVersion === object.metadata.resourceVersion
+        ? Effect.void
+        : Effect.fail(
+            new Conflict({
+              message: `${type.kind} ${object.metadata.name ?? ""} changed since it was read (resourceVersion ${object.metadata.resourceVersion ?? "none"}, now ${live.metadata.resourceVersion ?? "none"})`
+            })
+          )
+    )
+  )
+
+/**
+ * A reconcile pass that met a Conflict read a copy older than the server's: nothing it computed
+ * was written. It runs again after the key's backoff (not counted as an error), from the cache
+ * that has caught up by then — what a controller-runtime reconciler does with `Requeue: true`.
+ */
+export const requeueOnConflict = <E extends { readonly _tag: string }, R>(
+  pass: Effect.Effect<ReconcileResult, E, R>
+): Effect.Effect<ReconcileResult, E, R> =>
+  Effect.catchIf(
+    pass,
+    (e) => e._tag === "Conflict",
+    (e) =>
+      Effect.logDebug("stale read: requeued").pipe(
+        Effect.annotateLogs("conflict", e instanceof Conflict ? e.message : e._tag),
+        Effect.as(ReconcileResult.requeue)
+      )
   )
 
 const setFinalizers = (type: ResourceType, object: KubeObject, finalizers: ReadonlyArray<string>) =>

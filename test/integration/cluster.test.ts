@@ -20,14 +20,6 @@ import { waitFor } from "../support/wait.js"
 
 const decodeCluster = Schema.decodeUnknownSync(Cluster)
 
-/**
- * Known flaky (stop 10): on a loaded 2-core machine one of these tests times out now and then
- * (rotation, or the inline token), while each passes alone. A retry keeps CI green until the
- * cause (suspected: a status write built from a stale cached Cluster, which SSA then uses to drop
- * fields) is found; every retry is reported by vitest.
- */
-const flakyUnderLoad = { retry: 2 }
-
 const fast = {
   ...defaultConnectivityConfig,
   heartbeatInterval: Duration.seconds(1),
@@ -150,7 +142,7 @@ layer(kubeLayer(), { timeout: "90 seconds", excludeTestServices: true })("Cluste
       // The registration token was exchanged exactly once.
       const registers = (yield* admin.requests).filter((r) => r.route === "register")
       expect(registers.map((r) => r.status)).toEqual([200])
-    }), flakyUnderLoad)
+    }))
 
   it.scoped("the deprecated inline token: exchanged, cleared from the spec, DeprecatedField warning", () =>
     Effect.gen(function* () {
@@ -177,7 +169,7 @@ layer(kubeLayer(), { timeout: "90 seconds", excludeTestServices: true })("Cluste
       )
       expect(events["type"]).toBe("Warning")
       expect(JSON.stringify(events)).not.toContain("vwksp-reg-inline")
-    }), flakyUnderLoad)
+    }))
 
   it.scoped("an unresolvable token Secret: Pending/TokenSecretMissing; a refused exchange: Error/RegistrationFailed", () =>
     Effect.gen(function* () {
@@ -200,7 +192,7 @@ layer(kubeLayer(), { timeout: "90 seconds", excludeTestServices: true })("Cluste
       expect(failed.status?.phase).toBe("Error")
       expect(findCondition(failed.status?.conditions, "Authenticated")?.message).toContain("register API error (401)")
       expect(JSON.stringify(failed)).not.toContain("vwksp-reg-unknown")
-    }), flakyUnderLoad)
+    }))
 
   it.scoped("adoption: credentials from an earlier registration are kept, not re-exchanged", () =>
     Effect.gen(function* () {
@@ -242,7 +234,7 @@ layer(kubeLayer(), { timeout: "90 seconds", excludeTestServices: true })("Cluste
       const requests = yield* admin.requests
       expect(requests.filter((r) => r.route === "register")).toEqual([])
       expect(requests.filter((r) => r.route === "events").every((r) => r.tokenFingerprint === tokenFingerprint("vwksp-agent-earlier"))).toBe(true)
-    }), flakyUnderLoad)
+    }))
 
   it.scoped("rotation: the new token is used at once, the old one never again; CredentialRotated is sent", () =>
     Effect.gen(function* () {
@@ -286,7 +278,7 @@ layer(kubeLayer(), { timeout: "90 seconds", excludeTestServices: true })("Cluste
       const still = Option.getOrThrow(yield* clusterStatus(ns))
       expect(hasCondition(still, "Authenticated", "True", "CredentialAccepted")).toBe(true)
       expect(JSON.stringify(still)).not.toContain(after.token)
-    }), flakyUnderLoad)
+    }))
 
   it.scoped("the annotation forces a re-exchange of the same token, and is removed afterwards", () =>
     Effect.gen(function* () {
@@ -309,7 +301,7 @@ layer(kubeLayer(), { timeout: "90 seconds", excludeTestServices: true })("Cluste
       expect(second.clusterId).toBe("c-again")
       yield* waitStatus(ns, "the annotation removed", (c) => c.metadata.annotations?.["ops.vworkspace.io/rotate-credentials"] === undefined)
       expect((yield* admin.requests).filter((r) => r.route === "register").map((r) => r.status)).toEqual([200, 200])
-    }), flakyUnderLoad)
+    }))
 
   it.scoped("an outage: Connected=False at once, Disconnected=True only after the window, then back", () =>
     Effect.gen(function* () {
@@ -337,5 +329,5 @@ layer(kubeLayer(), { timeout: "90 seconds", excludeTestServices: true })("Cluste
       const back = yield* waitStatus(ns, "connected again", (c) => hasCondition(c, "Connected", "True", "RoundTripOK"))
       expect(back.status?.phase).toBe("Connected")
       expect(hasCondition(back, "Disconnected", "False", "Connected")).toBe(true)
-    }), flakyUnderLoad)
+    }))
 })
