@@ -9,8 +9,12 @@ import { ConnectionState, connectionStateLive } from "../../src/connectivity/con
 import { credentialRotationToRef, credentialsFromRef, type AgentCredentialsValue } from "../../src/connectivity/credentials.js"
 import type { MockControlPlaneOptions } from "../../src/connectivity/mock/server.js"
 import { type PullAgentConfig, runPullAgent } from "../../src/connectivity/pull/agent.js"
-import type { KubeApi } from "../../src/kube/KubeApi.js"
+import { CredentialKeys, Names } from "../../src/api/wellKnown.js"
+import { KubeApi } from "../../src/kube/KubeApi.js"
+import { Resources } from "../../src/kube/resources.js"
+import { createTestNamespace, kubeconfigPath } from "./cluster.js"
 import { startMock } from "./mockControlPlane.js"
+import { type OperatorProcess, operatorProcess } from "./operatorProcess.js"
 
 export const clusterId = "cluster-pull-test"
 export const agentToken = "vwksp-agent-pull-test"
@@ -34,4 +38,48 @@ export const startPullHarness = (options: { readonly mock?: Partial<MockControlP
   })
 
 export type PullHarness = Effect.Effect.Success<ReturnType<typeof startPullHarness>>
-export type { KubeApi }
+
+/**
+ * The Pull agent as the operator process runs it: the mock on loopback, the credentials Secret
+ * (as the Cluster reconciler writes it after registration) in a fresh operator namespace, a gated
+ * namespace for the workloads, and `start` for `vworkspace-operator run` processes over them.
+ * The processes reconcile no Cluster object (`--cluster-name` names none), so they leave the
+ * Clusters of other test files alone.
+ */
+export const startPullOperators = (options: { readonly mock?: Partial<MockControlPlaneOptions> } = {}) =>
+  Effect.gen(function* () {
+    const api = yield* KubeApi
+    const podNamespace = yield* createTestNamespace("pull-op")
+    const appNamespace = yield* createTestNamespace("pull-app", { "managed-by": "vworkspace" })
+    const { mock, admin } = yield* startMock({ agentTokens: [{ token: agentToken, clusterId }], ...options.mock })
+    yield* api.create(Resources.Secret, {
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: { name: Names.agentCredentialsSecret, namespace: podNamespace },
+      stringData: {
+        [CredentialKeys.controlPlaneBaseUrl]: mock.url,
+        [CredentialKeys.clusterId]: clusterId,
+        [CredentialKeys.token]: agentToken
+      }
+    })
+    const start = (extra: ReadonlyArray<string> = []) =>
+      operatorProcess([
+        "--kubeconfig",
+        kubeconfigPath(),
+        "--pod-namespace",
+        podNamespace,
+        "--watch-namespace",
+        appNamespace,
+        "--cluster-name",
+        `none-${podNamespace}`,
+        "--agent-poll-interval-seconds",
+        "1",
+        "--health-probe-bind-address",
+        "127.0.0.1:0",
+        ...extra
+      ])
+    /** The agent requests a process made (its pid is in the User-Agent). */
+    const requestsOf = (p: OperatorProcess) =>
+      Effect.map(admin.requests, (rs) => rs.filter((r) => r.userAgent.endsWith(`pid ${p.pid})`)))
+    return { api, podNamespace, appNamespace, mock, admin, start, requestsOf }
+  })
