@@ -47,10 +47,13 @@ const agentManagers = (o: KubeObject) =>
 
 layer(kubeLayer(), { timeout: "300 seconds", excludeTestServices: true })("Pull agent process killed mid-job", (it) => {
   const fixture = startPullOperators({ mock: { resultTimeoutMillis: 2000, redeliverAfterMillis: 2000 } })
+  /** Each test starts two processes; a failure shows their output. */
+  const timeout = 240_000
 
   it.scoped("after the ack: not applied yet; after the restart applied once, one result", () =>
     Effect.gen(function* () {
       const f = yield* fixture
+      yield* Effect.addFinalizer((exit) => (exit._tag === "Failure" ? Effect.sync(() => console.log(f.outputs())) : Effect.void))
       // Acks are recorded by the control plane, but their answers are cut: the agent never applies.
       yield* f.admin.addFaults([{ status: "dropAnswer", routes: ["ack"] }])
       const first = yield* f.start()
@@ -70,11 +73,12 @@ layer(kubeLayer(), { timeout: "300 seconds", excludeTestServices: true })("Pull 
       expect(view.deliveries).toBeGreaterThanOrEqual(2)
       expect(view.duplicateResults).toBe(0)
       expect((yield* f.requestsOf(second)).filter((r) => r.route === "result").length).toBe(1)
-    }))
+    }), timeout)
 
   it.scoped("after the apply (waiting for Ready): the object is kept, not made again; one result once Ready", () =>
     Effect.gen(function* () {
       const f = yield* fixture
+      yield* Effect.addFinalizer((exit) => (exit._tag === "Failure" ? Effect.sync(() => console.log(f.outputs())) : Effect.void))
       const first = yield* f.start()
       const ai = {
         apiVersion: "apps.vworkspace.io/v1alpha1",
@@ -121,11 +125,12 @@ layer(kubeLayer(), { timeout: "300 seconds", excludeTestServices: true })("Pull 
       expect(live.metadata.uid).toBe(applied.metadata.uid)
       expect(live.metadata.generation).toBe(1)
       expect((yield* f.admin.job("after-apply")).duplicateResults).toBe(0)
-    }))
+    }), timeout)
 
   it.scoped("before the result: applied and recorded; after the restart a replay (noop), the object untouched, one result", () =>
     Effect.gen(function* () {
       const f = yield* fixture
+      yield* Effect.addFinalizer((exit) => (exit._tag === "Failure" ? Effect.sync(() => console.log(f.outputs())) : Effect.void))
       // Result posts are cut before the control plane sees them.
       yield* f.admin.addFaults([{ status: "drop", routes: ["result"] }])
       const first = yield* f.start()
@@ -149,5 +154,5 @@ layer(kubeLayer(), { timeout: "300 seconds", excludeTestServices: true })("Pull 
       const view = yield* f.admin.job("before-result")
       expect(view.deliveries).toBeGreaterThanOrEqual(2)
       expect(view.duplicateResults).toBe(0)
-    }))
+    }), timeout)
 })

@@ -62,6 +62,7 @@ export const startPullOperators = (options: { readonly mock?: Partial<MockContro
         [CredentialKeys.token]: agentToken
       }
     })
+    const started: Array<OperatorProcess> = []
     const start = (extra: ReadonlyArray<string> = []) =>
       operatorProcess([
         "--kubeconfig",
@@ -77,9 +78,11 @@ export const startPullOperators = (options: { readonly mock?: Partial<MockContro
         "--health-probe-bind-address",
         "127.0.0.1:0",
         ...extra
-      ])
+      ]).pipe(Effect.tap((p) => Effect.sync(() => started.push(p))))
+    /** What the processes wrote: for a failing test's report. */
+    const outputs = () => started.map((p) => `--- operator pid ${p.pid} ---\n${p.output().slice(-6000)}`).join("\n")
     /** The agent requests a process made (its pid is in the User-Agent). */
     const requestsOf = (p: OperatorProcess) =>
       Effect.map(admin.requests, (rs) => rs.filter((r) => r.userAgent.endsWith(`pid ${p.pid})`)))
-    return { api, podNamespace, appNamespace, mock, admin, start, requestsOf }
+    return { api, podNamespace, appNamespace, mock, admin, start, requestsOf, outputs }
   })
