@@ -6,33 +6,18 @@
  * than once. One long test: run it alone when changing the outbox.
  */
 import { expect, layer } from "@effect/vitest"
-import { Duration, Effect, Option } from "effect"
-import { appliedRefOf } from "../../src/api/agentProtocol.js"
-import { conditionEventKey, conditionsOf } from "../../src/connectivity/outbox/transitions.js"
+import { Duration, Effect } from "effect"
+import { conditionsOf } from "../../src/connectivity/outbox/transitions.js"
 import { KubeApi } from "../../src/kube/KubeApi.js"
-import type { KubeObject } from "../../src/kube/object.js"
 import { Resources } from "../../src/kube/resources.js"
-import { writeFluxStatus } from "../support/flux.js"
 import { kubeLayer } from "../support/operator.js"
 import { killOperator } from "../support/operatorProcess.js"
-import { clusterId, startPullOperators } from "../support/pullAgent.js"
+import { instanceTransitions, managedInstance, readyIs, startPullOperators } from "../support/pullAgent.js"
 import { waitFor } from "../support/wait.js"
 
 const OUTAGE = Duration.minutes(2)
 const within = Duration.seconds(120)
 const names = ["app-0", "app-1", "app-2"]
-
-const instance = (namespace: string, name: string): KubeObject => ({
-  apiVersion: "apps.vworkspace.io/v1alpha1",
-  kind: "ApplicationInstance",
-  metadata: { namespace, name },
-  spec: {
-    appRef: { catalogId: "nextcloud" },
-    chart: { sourceType: "helm", url: "https://charts.example.test/stable", name: "nextcloud", version: "6.6.0" },
-    release: { name, namespace },
-    values: { source: "inline", inline: {} }
-  }
-})
 
 layer(kubeLayer(), { excludeTestServices: true })("2-minute control-plane outage with a SIGKILL in the middle", (it) => {
   it.scoped(
@@ -42,56 +27,14 @@ layer(kubeLayer(), { excludeTestServices: true })("2-minute control-plane outage
         const api = yield* KubeApi
         const f = yield* startPullOperators()
         yield* Effect.addFinalizer((exit) => (exit._tag === "Failure" ? Effect.sync(() => console.log(f.outputs())) : Effect.void))
-        const expected = new Set<string>()
-        const readyIs = (status: string) => (o: KubeObject) => conditionsOf(o).some((c) => c.type === "Ready" && c.status === status)
-        /** Waits for the instance to reach the state; its conditions are transitions the control plane must get. */
-        const observe = (name: string, ready: (o: KubeObject) => boolean) =>
-          Effect.gen(function* () {
-            const o = yield* waitFor(
-              `${name} to reach the state`,
-              Effect.map(api.get(Resources.ApplicationInstance, name, f.appNamespace), (o) => (ready(o) ? o : undefined)),
-              { timeout: within }
-            )
-            for (const c of conditionsOf(o)) expected.add(conditionEventKey(appliedRefOf(o), c))
-          })
-        /** Playing helm-controller: install succeeded, or an upgrade failed. */
-        const helm = (name: string, ready: "True" | "False") =>
-          Effect.gen(function* () {
-            const hr = yield* waitFor(
-              "the HelmRelease",
-              Effect.map(
-                api.get(Resources.HelmRelease, name, f.appNamespace).pipe(
-                  Effect.map(Option.some),
-                  Effect.catchTag("NotFound", () => Effect.succeed(Option.none()))
-                ),
-                Option.getOrUndefined
-              ),
-              { timeout: within }
-            )
-            yield* writeFluxStatus(
-              hr,
-              ready === "True"
-                ? [
-                    { type: "Ready", status: "True", reason: "InstallSucceeded", message: `Helm install succeeded for release ${f.appNamespace}/${name}.v1` },
-                    { type: "Released", status: "True", reason: "InstallSucceeded", message: "Helm install succeeded" }
-                  ]
-                : [
-                    { type: "Ready", status: "False", reason: "UpgradeFailed", message: `Helm upgrade failed for release ${f.appNamespace}/${name}` },
-                    { type: "Released", status: "False", reason: "UpgradeFailed", message: "Helm upgrade failed" }
-                  ]
-            )
-          })
-        const delivered = Effect.map(f.admin.events(clusterId), (v) => ({
-          keys: new Set(v.events.map((e) => e.event.eventKey ?? "")),
-          duplicates: v.duplicatePosts
-        }))
+        const { expected, observe, helm, delivered, waitDelivered } = yield* instanceTransitions(f, within)
 
         const first = yield* f.start()
         for (const name of names) {
-          yield* api.apply(Resources.ApplicationInstance, instance(f.appNamespace, name), { fieldManager: "test-control-plane", force: true })
+          yield* api.apply(Resources.ApplicationInstance, managedInstance(f.appNamespace, name), { fieldManager: "test-control-plane", force: true })
         }
         for (const name of names) yield* observe(name, (o) => conditionsOf(o).some((c) => c.type === "Ready"))
-        yield* waitFor("round 0 delivered", Effect.map(delivered, (d) => ([...expected].every((k) => d.keys.has(k)) ? d : undefined)), { timeout: within })
+        yield* waitDelivered("round 0 delivered")
         const beforeOutage = (yield* delivered).keys.size
 
         // --- the control plane goes down ---------------------------------------------------------
@@ -125,11 +68,7 @@ layer(kubeLayer(), { excludeTestServices: true })("2-minute control-plane outage
         expect((yield* delivered).keys.size).toBe(beforeOutage)
         yield* f.admin.clearFaults
 
-        const result = yield* waitFor(
-          "every transition delivered",
-          Effect.map(delivered, (d) => ([...expected].every((k) => d.keys.has(k)) ? d : undefined)),
-          { timeout: within, interval: Duration.millis(500) }
-        )
+        const result = yield* waitDelivered("every transition delivered")
         expect([...expected].filter((k) => !result.keys.has(k))).toEqual([])
         expect(Object.entries(result.duplicates).filter(([, n]) => n > 1)).toEqual([])
       }),

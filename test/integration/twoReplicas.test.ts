@@ -5,16 +5,12 @@
  * other takes over, and no job and no event is lost.
  */
 import { expect, layer } from "@effect/vitest"
-import { Duration, Effect, Option } from "effect"
-import { appliedRefOf } from "../../src/api/agentProtocol.js"
-import { conditionEventKey, conditionsOf } from "../../src/connectivity/outbox/transitions.js"
+import { Duration, Effect } from "effect"
 import { KubeApi } from "../../src/kube/KubeApi.js"
-import type { KubeObject } from "../../src/kube/object.js"
 import { Resources } from "../../src/kube/resources.js"
-import { writeFluxStatus } from "../support/flux.js"
 import { kubeLayer } from "../support/operator.js"
 import { killOperator, type OperatorProcess } from "../support/operatorProcess.js"
-import { clusterId, startPullOperators } from "../support/pullAgent.js"
+import { clusterId, instanceTransitions, managedInstance, readyIs, startPullOperators } from "../support/pullAgent.js"
 import { waitFor } from "../support/wait.js"
 
 /** Process starts (tsx compiles src/) and a lease expiry (15 s) on a loaded machine. */
@@ -26,18 +22,6 @@ const configMapJob = (id: string, namespace: string) => ({
   payload: { apiVersion: "v1", kind: "ConfigMap", metadata: { name: id, namespace }, data: { job: id } },
   idempotencyKey: `replicas/${id}@1`,
   createdAt: new Date().toISOString()
-})
-
-const instance = (namespace: string, name: string): KubeObject => ({
-  apiVersion: "apps.vworkspace.io/v1alpha1",
-  kind: "ApplicationInstance",
-  metadata: { namespace, name },
-  spec: {
-    appRef: { catalogId: "nextcloud" },
-    chart: { sourceType: "helm", url: "https://charts.example.test/stable", name: "nextcloud", version: "6.6.0" },
-    release: { name, namespace },
-    values: { source: "inline", inline: {} }
-  }
 })
 
 const leads = (p: OperatorProcess) => p.output().includes("leader election: acquired lease")
@@ -57,44 +41,11 @@ layer(kubeLayer(), { excludeTestServices: true })("two operator replicas with le
           timeout: within
         })
 
-        const expected = new Set<string>()
-        /** The instance's current conditions: transitions the control plane must get. */
-        const observe = (name: string, ready: (o: KubeObject) => boolean) =>
-          Effect.gen(function* () {
-            const o = yield* waitFor(
-              `${name} to reach the state`,
-              Effect.map(api.get(Resources.ApplicationInstance, name, f.appNamespace), (o) => (ready(o) ? o : undefined)),
-              { timeout: within }
-            )
-            for (const c of conditionsOf(o)) expected.add(conditionEventKey(appliedRefOf(o), c))
-          })
-        const readyIs = (status: string) => (o: KubeObject) => conditionsOf(o).some((c) => c.type === "Ready" && c.status === status)
-        const playHelmController = (name: string, ready: "True" | "False") =>
-          Effect.gen(function* () {
-            const hr = yield* waitFor("the HelmRelease", Effect.map(
-              api.get(Resources.HelmRelease, name, f.appNamespace).pipe(Effect.map(Option.some), Effect.catchTag("NotFound", () => Effect.succeed(Option.none()))),
-              Option.getOrUndefined
-            ), { timeout: within })
-            yield* writeFluxStatus(
-              hr,
-              ready === "True"
-                ? [
-                    { type: "Ready", status: "True", reason: "InstallSucceeded", message: `Helm install succeeded for release ${f.appNamespace}/${name}.v1` },
-                    { type: "Released", status: "True", reason: "InstallSucceeded", message: "Helm install succeeded" }
-                  ]
-                : [
-                    { type: "Ready", status: "False", reason: "UpgradeFailed", message: `Helm upgrade failed for release ${f.appNamespace}/${name}` },
-                    { type: "Released", status: "False", reason: "UpgradeFailed", message: "Helm upgrade failed" }
-                  ]
-            )
-          })
-        const delivered = Effect.map(f.admin.events(clusterId), (v) => ({ keys: new Set(v.events.map((e) => e.event.eventKey ?? "")), duplicates: v.duplicatePosts }))
-        const waitDelivered = (what: string) =>
-          waitFor(what, Effect.map(delivered, (d) => ([...expected].every((k) => d.keys.has(k)) ? d : undefined)), { timeout: within })
+        const { observe, helm: playHelmController, waitDelivered } = yield* instanceTransitions(f, within)
 
         // --- the leader alone works -----------------------------------------------------------
         const names = ["app-0", "app-1"]
-        for (const name of names) yield* api.apply(Resources.ApplicationInstance, instance(f.appNamespace, name), { fieldManager: "test-control-plane", force: true })
+        for (const name of names) yield* api.apply(Resources.ApplicationInstance, managedInstance(f.appNamespace, name), { fieldManager: "test-control-plane", force: true })
         for (const name of names) yield* playHelmController(name, "True")
         for (const name of names) yield* observe(name, readyIs("True"))
         const before = ["j-0", "j-1", "j-2", "j-3", "j-4"]
