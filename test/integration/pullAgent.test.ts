@@ -216,8 +216,7 @@ layer(kubeLayer(), { timeout: "120 seconds", excludeTestServices: true })("Pull 
       expect(live.metadata.resourceVersion).toBe(applied.metadata.resourceVersion)
       // One key is below the fold: it is in the recent object, the main one is not written yet.
       const recent = Option.getOrThrow(yield* getOption(Resources.ConfigMap, "vworkspace-applied-jobs-recent", store))
-      expect(JSON.parse((recent["data"] as Record<string, string>)["applied-keys.json"] ?? "{}")).toMatchObject({ version: 2 })
-      expect(Object.keys(JSON.parse((recent["data"] as Record<string, string>)["applied-keys.json"] ?? "{}").entries)).toHaveLength(1)
+      expect(recent["data"]).toEqual({ "applied-keys.json": expect.stringMatching(/^\{"version":2,"entries":\{"[\w-]{16}":\d+\}\}$/) })
       expect(Option.isNone(yield* getOption(Resources.ConfigMap, "vworkspace-applied-jobs", store))).toBe(true)
     }))
 
