@@ -65,7 +65,7 @@ const LOG_TAIL = 16 * 1024
  */
 export const spawnOperator = (
   ctx: BenchContext,
-  options: { readonly namespace: string; readonly resyncSeconds?: number }
+  options: { readonly namespace: string; readonly resyncSeconds?: number; readonly extraArgs?: ReadonlyArray<string> }
 ): Effect.Effect<OperatorProcess, BenchError, Scope.Scope> =>
   Effect.gen(function* () {
     const main = yield* compiledOperator
@@ -84,7 +84,8 @@ export const spawnOperator = (
       "--resync-period-seconds",
       String(options.resyncSeconds ?? 600),
       "--log-level",
-      "warn"
+      "warn",
+      ...(options.extraArgs ?? [])
     ]
     let output = ""
     let exit: string | undefined

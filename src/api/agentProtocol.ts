@@ -4,6 +4,7 @@
  * compatibility within v1) and tolerate `null` where the Go control plane sends it.
  */
 import { Schema } from "effect"
+import type { KubeObject } from "../kube/object.js"
 import { ApplicationInstance } from "./applicationInstance.js"
 import { ConditionStatus } from "./meta.js"
 import { Operation } from "./operation.js"
@@ -45,6 +46,16 @@ export const AppliedRef = Schema.Struct({
   generation: Schema.optional(Schema.Int)
 }).annotations({ identifier: "AppliedRef" })
 export type AppliedRef = typeof AppliedRef.Type
+
+/** The reference to an object as results and events carry it (uid and generation when it has them). */
+export const appliedRefOf = (object: KubeObject): AppliedRef => ({
+  apiVersion: object.apiVersion,
+  kind: object.kind,
+  namespace: object.metadata.namespace ?? "",
+  name: object.metadata.name ?? "",
+  ...(object.metadata.uid === undefined ? {} : { uid: object.metadata.uid }),
+  ...(object.metadata.generation === undefined ? {} : { generation: object.metadata.generation })
+})
 
 export const JobKinds = ["apply", "delete", "intent"] as const
 export const JobKind = Schema.Literal(...JobKinds)

@@ -49,6 +49,9 @@ const options = {
   watchNamespace: optionalTextFlag("watch-namespace", "WATCH_NAMESPACE").pipe(
     Options.withDescription("Act in this namespace only (default: every namespace that passes the selector)")
   ),
+  clusterName: optionalTextFlag("cluster-name", "VWORKSPACE_CLUSTER_NAME").pipe(
+    Options.withDescription("Reconcile only the Cluster object of this name (default: every Cluster)")
+  ),
   maxConcurrentReconciles: Options.integer("max-concurrent-reconciles").pipe(Options.withDefault(4)),
   resyncPeriod: Options.integer("resync-period-seconds").pipe(
     Options.withDefault(600),
@@ -152,6 +155,7 @@ export const runCommand = Command.make("run", options, (o) =>
         startOperator({
           healthProbe,
           watchNamespace: Option.getOrUndefined(o.watchNamespace),
+          clusterName: Option.getOrUndefined(o.clusterName),
           leaderElection: o.leaderElect ? { leaseName: o.leaderElectionId, namespace: o.podNamespace } : undefined
         }),
         (manager) => manager.wait

@@ -3,6 +3,7 @@
  * timeout. Headers on every request: `Authorization: Bearer`, `Accept` = the agent media type, and
  * `Content-Type` only when a body is sent (ack sends none; rotation sends `{}`).
  */
+import { hostname } from "node:os"
 import { Duration, Effect, Either, Layer, Option, ParseResult, Schema } from "effect"
 import {
   AgentErrorBody,
@@ -34,12 +35,15 @@ export interface AgentClientConfig {
   readonly longPollMargin: Duration.DurationInput
   /** Timeout of `register` (the original uses 2 min). Default 2 min. */
   readonly registerTimeout: Duration.DurationInput
+  /** Sent on every request; the default names the process (host name, i.e. the pod, and pid). */
+  readonly userAgent: string
 }
 
 export const defaultAgentClientConfig: AgentClientConfig = {
   requestTimeout: Duration.seconds(30),
   longPollMargin: Duration.seconds(15),
-  registerTimeout: Duration.minutes(2)
+  registerTimeout: Duration.minutes(2),
+  userAgent: `vworkspace-operator (${hostname()}; pid ${process.pid})`
 }
 
 /** `https://cp.example/` → `https://cp.example`, so paths join without a double slash. */
@@ -120,7 +124,11 @@ export const makeAgentClient = (
 
   const send = (baseUrl: string, token: string, call: Call, errorPrefix?: string) =>
     Effect.gen(function* () {
-      const headers: Record<string, string> = { Authorization: `Bearer ${token}`, Accept: AgentMediaType }
+      const headers: Record<string, string> = {
+        Authorization: `Bearer ${token}`,
+        Accept: AgentMediaType,
+        "User-Agent": config.userAgent
+      }
       if (call.body !== undefined) headers["Content-Type"] = AgentMediaType
       const response = yield* sendRequest(agents, {
         method: call.method,

@@ -44,6 +44,42 @@ export interface HttpTransport {
 
 const describe = (e: unknown): string => (e instanceof Error ? e.message : String(e))
 
+/** A keep-alive connection pool that lives as long as the scope. */
+export const keepAliveAgent = (secure: boolean): Effect.Effect<http.Agent, never, Scope.Scope> =>
+  Effect.acquireRelease(
+    Effect.sync(() =>
+      secure ? new https.Agent({ keepAlive: true, maxSockets: 64 }) : new http.Agent({ keepAlive: true, maxSockets: 64 })
+    ),
+    (a) => Effect.sync(() => a.destroy())
+  )
+
+/**
+ * Sends one request and reads its whole answer, whatever the status; fails (with `onError` of
+ * the socket's error) only when there is no answer. Interrupting it destroys the request. This
+ * is the one request/response edge of every HTTP client here (the Kubernetes and the agent client).
+ */
+export const exchange = <E>(
+  url: URL,
+  options: https.RequestOptions,
+  payload: string | undefined,
+  onError: (cause: unknown) => E
+): Effect.Effect<HttpResponse, E> =>
+  Effect.async<HttpResponse, E>((resume) => {
+    const r = (url.protocol === "https:" ? https.request : http.request)(url, options)
+    const fail = (e: unknown) => resume(Effect.fail(onError(e)))
+    r.on("error", fail)
+    r.once("response", (res) => {
+      const chunks: Array<Buffer> = []
+      res.on("data", (c: Buffer) => chunks.push(c))
+      res.on("error", fail)
+      res.once("end", () =>
+        resume(Effect.succeed({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString("utf8") }))
+      )
+    })
+    r.end(payload)
+    return Effect.sync(() => r.destroy())
+  })
+
 const transportError = (what: string) => (cause: unknown) => new Transport({ message: `${what}: ${describe(cause)}`, cause })
 
 /**
@@ -57,12 +93,7 @@ export const makeHttpTransport = (connection: ClusterConnection): Effect.Effect<
     const secure = server.protocol === "https:"
     // A server URL may carry a path prefix (e.g. behind a proxy); requests go below it.
     const basePath = server.pathname.replace(/\/+$/, "")
-    const agent = yield* Effect.acquireRelease(
-      Effect.sync(() =>
-        secure ? new https.Agent({ keepAlive: true, maxSockets: 64 }) : new http.Agent({ keepAlive: true, maxSockets: 64 })
-      ),
-      (a) => Effect.sync(() => a.destroy())
-    )
+    const agent = yield* keepAliveAgent(secure)
     const requestOptions = (req: HttpRequest, payload: string | undefined) =>
       connection.requestOptions.pipe(
         Effect.map((opts): https.RequestOptions => ({
@@ -94,27 +125,7 @@ export const makeHttpTransport = (connection: ClusterConnection): Effect.Effect<
     const request: HttpTransport["request"] = (req, timeout) =>
       Effect.gen(function* () {
         const { url, opts, payload } = yield* send(req)
-        return yield* Effect.async<HttpResponse, Transport>((resume) => {
-          const r = (secure ? https.request : http.request)(url, opts)
-          const fail = (e: unknown) => resume(Effect.fail(transportError(`${req.method} ${url.pathname}`)(e)))
-          r.on("error", fail)
-          r.once("response", (res) => {
-            const chunks: Array<Buffer> = []
-            res.on("data", (c: Buffer) => chunks.push(c))
-            res.on("error", fail)
-            res.once("end", () =>
-              resume(
-                Effect.succeed({
-                  status: res.statusCode ?? 0,
-                  headers: res.headers,
-                  body: Buffer.concat(chunks).toString("utf8")
-                })
-              )
-            )
-          })
-          r.end(payload)
-          return Effect.sync(() => r.destroy())
-        })
+        return yield* exchange(url, opts, payload, transportError(`${req.method} ${url.pathname}`))
       }).pipe(
         Effect.timeoutFail({
           duration: timeout,

@@ -7,6 +7,7 @@
  */
 import { describe, expect, layer } from "@effect/vitest"
 import { Clock, Context, Duration, Effect, Exit, Fiber, Layer, Option, Scope, SubscriptionRef } from "effect"
+import { appliedRefOf } from "../../src/api/agentProtocol.js"
 import { setCondition } from "../../src/api/conditions.js"
 import type { Condition } from "../../src/api/meta.js"
 import { agentClientLive } from "../../src/connectivity/agentClientLive.js"
@@ -14,7 +15,7 @@ import { connectionStateLive } from "../../src/connectivity/connectionState.js"
 import { type AgentCredentialsValue, credentialsFromRef } from "../../src/connectivity/credentials.js"
 import { JournalNames } from "../../src/connectivity/outbox/journal.js"
 import { Outbox } from "../../src/connectivity/outbox/outbox.js"
-import { conditionEventKey, conditionsOf, credentialRotatedEvent, resourceRefOf } from "../../src/connectivity/outbox/transitions.js"
+import { conditionEventKey, conditionsOf, credentialRotatedEvent } from "../../src/connectivity/outbox/transitions.js"
 import { StatusSink } from "../../src/connectivity/statusSink.js"
 import { makeInformer } from "../../src/kube/informer.js"
 import { KubeApi } from "../../src/kube/KubeApi.js"
@@ -61,7 +62,7 @@ const writeReady = (object: KubeObject, status: "True" | "False", reason: string
 
 /** The eventKey of every condition of this version: what the control plane must receive. */
 const keysOf = (object: KubeObject): ReadonlyArray<string> =>
-  conditionsOf(object).map((c) => conditionEventKey(resourceRefOf(object), c))
+  conditionsOf(object).map((c) => conditionEventKey(appliedRefOf(object), c))
 
 interface OperatorProcess {
   readonly outbox: Context.Tag.Service<Outbox>

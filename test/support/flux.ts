@@ -9,7 +9,7 @@
 import { Effect, Schema } from "effect"
 import { HelmRelease } from "../../src/api/thirdParty/flux.js"
 import { KubeApi } from "../../src/kube/KubeApi.js"
-import type { KubeObject } from "../../src/kube/object.js"
+import type { KubeObject, ResourceType } from "../../src/kube/object.js"
 import { Resources } from "../../src/kube/resources.js"
 
 export interface FluxConditionInput {
@@ -234,4 +234,93 @@ export const writeHelmReleaseInstalled = (hr: KubeObject, chart: { readonly name
       lastAttemptedGeneration: hr.metadata.generation
     }
   )
+}
+
+/**
+ * Playing source-controller and kustomize-controller for the GitOps mode: the statuses they write
+ * on a `GitRepository` and a `Kustomization` (flux2 v2.x, API v1), in their order. Each controller
+ * first marks the object `Reconciling=True` with `Ready=Unknown/Progressing`, then ends with
+ * `Ready=True` (`Succeeded` / `ReconciliationSucceeded`) or `Ready=False` with the failure's reason.
+ * The Kustomization keeps `lastAppliedRevision` from the last success while
+ * `lastAttemptedRevision` moves on.
+ */
+export const writeFluxObjectStatus = (
+  type: ResourceType,
+  object: KubeObject,
+  manager: "source-controller" | "kustomize-controller",
+  status: Record<string, unknown>
+) =>
+  Effect.flatMap(KubeApi, (api) =>
+    api.applyStatus(
+      type,
+      { apiVersion: object.apiVersion, kind: object.kind, metadata: { name: object.metadata.name, namespace: object.metadata.namespace }, status },
+      { fieldManager: manager, force: true }
+    )
+  )
+
+const at = (t: string) => ({ lastTransitionTime: t })
+
+export const sourceControllerSteps = (repository: KubeObject, revision: string) => {
+  const g = repository.metadata.generation ?? 1
+  const progressing = (message: string) => [
+    { type: "Reconciling", status: "True", reason: "Progressing", message, observedGeneration: g, ...at("2026-11-26T10:00:00Z") },
+    { type: "Ready", status: "Unknown", reason: "Progressing", message, observedGeneration: g, ...at("2026-11-26T10:00:00Z") }
+  ]
+  const sha = revision.split(":").at(-1) ?? ""
+  return {
+    reconciling: { conditions: progressing("reconciliation in progress") },
+    building: { conditions: progressing(`building artifact: new upstream revision '${revision}'`) },
+    stored: {
+      observedGeneration: g,
+      artifact: {
+        path: `gitrepository/${repository.metadata.namespace}/${repository.metadata.name}/${sha}.tar.gz`,
+        url: `http://source-controller.flux-system.svc.cluster.local./gitrepository/${repository.metadata.namespace}/${repository.metadata.name}/${sha}.tar.gz`,
+        revision,
+        digest: `sha256:${sha.padEnd(64, "0").slice(0, 64)}`,
+        lastUpdateTime: "2026-11-26T10:00:05Z",
+        size: 1024
+      },
+      conditions: [
+        { type: "Ready", status: "True", reason: "Succeeded", message: `stored artifact for revision '${revision}'`, observedGeneration: g, ...at("2026-11-26T10:00:05Z") },
+        { type: "ArtifactInStorage", status: "True", reason: "Succeeded", message: `stored artifact for revision '${revision}'`, observedGeneration: g, ...at("2026-11-26T10:00:05Z") }
+      ]
+    }
+  }
+}
+
+export const kustomizeControllerSteps = (kustomization: KubeObject, applied: string | undefined, attempted: string, time: string) => {
+  const g = kustomization.metadata.generation ?? 1
+  const kept = applied === undefined ? {} : { lastAppliedRevision: applied }
+  return {
+    progressing: {
+      ...kept,
+      conditions: [
+        { type: "Reconciling", status: "True", reason: "Progressing", message: "Reconciliation in progress", observedGeneration: g, lastTransitionTime: time },
+        { type: "Ready", status: "Unknown", reason: "Progressing", message: "Reconciliation in progress", observedGeneration: g, lastTransitionTime: time }
+      ]
+    },
+    succeeded: {
+      observedGeneration: g,
+      lastAppliedRevision: attempted,
+      lastAttemptedRevision: attempted,
+      conditions: [
+        { type: "Ready", status: "True", reason: "ReconciliationSucceeded", message: `Applied revision: ${attempted}`, observedGeneration: g, lastTransitionTime: time }
+      ]
+    },
+    failed: (path: string) => ({
+      observedGeneration: g,
+      ...kept,
+      lastAttemptedRevision: attempted,
+      conditions: [
+        {
+          type: "Ready",
+          status: "False",
+          reason: "BuildFailed",
+          message: `kustomization path not found: stat /tmp/kustomization-1832741/${path.replace(/^\.\//, "")}: no such file or directory`,
+          observedGeneration: g,
+          lastTransitionTime: time
+        }
+      ]
+    })
+  }
 }

@@ -1,13 +1,18 @@
 /**
  * The operator as a user runs it: a `vworkspace-operator run` child process against the test
- * cluster, with its output collected, stopped by PID.
+ * cluster, with its output collected, stopped by PID: SIGTERM (`stop`) or SIGKILL (`kill`, a
+ * crash: nothing is flushed).
  */
 import { type ChildProcess, spawn } from "node:child_process"
+import { Effect, type Scope } from "effect"
 
 export interface OperatorProcess {
+  readonly pid: number
   readonly output: () => string
   /** SIGTERM, then the exit code once the process is gone (SIGKILL after 30 s). */
   readonly stop: () => Promise<number | null>
+  /** kill -9, then waits until the process is gone. */
+  readonly kill: () => Promise<void>
 }
 
 export const spawnOperator = (args: ReadonlyArray<string>): OperatorProcess => {
@@ -18,15 +23,32 @@ export const spawnOperator = (args: ReadonlyArray<string>): OperatorProcess => {
   proc.stdout!.on("data", (d: Buffer) => (output += d.toString()))
   proc.stderr!.on("data", (d: Buffer) => (output += d.toString()))
   const exited = new Promise<number | null>((resolve) => proc.once("exit", (code) => resolve(code)))
+  const gone = () => proc.exitCode !== null || proc.signalCode !== null
   return {
+    pid: proc.pid ?? 0,
     output: () => output,
     stop: async () => {
-      if (proc.exitCode !== null || proc.signalCode !== null) return proc.exitCode
+      if (gone()) return proc.exitCode
       proc.kill("SIGTERM")
       const timer = setTimeout(() => proc.kill("SIGKILL"), 30_000)
       const code = await exited
       clearTimeout(timer)
       return code
+    },
+    kill: async () => {
+      if (gone()) return
+      proc.kill("SIGKILL")
+      await exited
     }
   }
 }
+
+/** An operator process for the rest of the scope (SIGKILLed at its end if still running). */
+export const operatorProcess = (args: ReadonlyArray<string>): Effect.Effect<OperatorProcess, never, Scope.Scope> =>
+  Effect.acquireRelease(
+    Effect.sync(() => spawnOperator(args)),
+    (p) => Effect.promise(() => p.kill())
+  )
+
+/** SIGKILL as an Effect. */
+export const killOperator = (p: OperatorProcess): Effect.Effect<void> => Effect.promise(() => p.kill())

@@ -5,8 +5,8 @@ import { desiredGitOpsObjects, gitOpsReport } from "../../src/connectivity/modes
 import { reportsEvents, selectIntentSource, selectStatusSink } from "../../src/connectivity/modes/index.js"
 import { parseConnectivityMode } from "../../src/connectivity/modes/mode.js"
 import { conditionsOnlySink } from "../../src/connectivity/modes/sinks.js"
-import { KubeApi } from "../../src/kube/KubeApi.js"
 import { connectionConditions } from "../../src/reconcilers/cluster.js"
+import { memoryConfigMaps } from "../support/memoryConfigMaps.js"
 
 const outbox = { publish: () => Effect.void }
 const settings = { url: "https://git.example.test/fleet.git", branch: "main", interval: Duration.minutes(1), secretRef: Option.some("git-read"), namespace: "flux-system" }
@@ -38,7 +38,7 @@ describe("connectivity mode selection", () => {
         selectIntentSource({ ...withMode("gitops", { gitops: Option.some(settings) }), clusterId: undefined }, { sink: outbox, pullAgent: Effect.void })
       )
       expect(noId.message).toContain("--cluster-id")
-    }).pipe(Effect.provideService(KubeApi, {} as never))
+    }).pipe(Effect.provide(memoryConfigMaps().layer))
   )
 
   it("GitOps keeps a GitRepository and a Kustomization for ./clusters/<id>", () => {

@@ -1,13 +1,12 @@
 /** Deriving outbox events from object versions, and their eventKeys (spec §4.3, gap G8). */
 import { describe, expect, it } from "vitest"
-import type { WireCondition } from "../../src/api/agentProtocol.js"
+import { appliedRefOf, type WireCondition } from "../../src/api/agentProtocol.js"
 import {
   conditionEventKey,
   conditionsOf,
   credentialRotatedEvent,
   eventsForChange,
-  heartbeatEvent,
-  resourceRefOf
+  heartbeatEvent
 } from "../../src/connectivity/outbox/transitions.js"
 import type { KubeObject } from "../../src/kube/object.js"
 
@@ -46,7 +45,7 @@ const keysOf = (previous: KubeObject | undefined, next: KubeObject) =>
   eventsForChange(previous, next, now).map((e) => e.eventKey)
 
 describe("eventKey", () => {
-  const ref = resourceRefOf(ai([]))
+  const ref = appliedRefOf(ai([]))
 
   it("names the object, the condition's type, status, reason, generation and lastTransitionTime", () => {
     expect(conditionEventKey(ref, cond("Ready", "True", "HelmReleaseReady", "2026-05-28T10:00:00Z", { observedGeneration: 3 }))).toBe(
@@ -80,7 +79,7 @@ describe("eventKey", () => {
       kind: "Cluster",
       metadata: { name: "prod", generation: 2 }
     }
-    expect(conditionEventKey(resourceRefOf(cluster), cond("Connected", "True", "RoundTripOK", "2026-05-28T10:00:00Z"))).toBe(
+    expect(conditionEventKey(appliedRefOf(cluster), cond("Connected", "True", "RoundTripOK", "2026-05-28T10:00:00Z"))).toBe(
       "condition/ops.vworkspace.io/v1alpha1/Cluster/_/prod/_/Connected/True/RoundTripOK@2/2026-05-28T10:00:00Z"
     )
   })
@@ -106,7 +105,7 @@ describe("eventsForChange", () => {
   it("reports only what changed between two versions, and nothing for a message-only change or a removal", () => {
     const readyTrue = cond("Ready", "True", "HelmReleaseReady", "2026-05-28T10:01:00Z", { observedGeneration: 3 })
     expect(keysOf(ai([ready, reconciling]), ai([readyTrue, reconciling]))).toEqual([
-      conditionEventKey(resourceRefOf(ai([])), readyTrue)
+      conditionEventKey(appliedRefOf(ai([])), readyTrue)
     ])
     expect(keysOf(ai([ready]), ai([{ ...ready, message: "50 %" }]))).toEqual([])
     expect(keysOf(ai([ready, reconciling]), ai([ready]))).toEqual([])

@@ -24,7 +24,12 @@ export const AdminAgentToken = Schema.Struct({
 const Route = Schema.Literal("register", "jobs", "ack", "status", "result", "events", "rotate")
 
 export const AdminFault = Schema.Struct({
-  status: Schema.Union(Schema.Int.pipe(Schema.between(400, 599)), Schema.Literal("drop")),
+  /**
+   * An error status to answer with; `drop`: cut the connection without handling the request;
+   * `dropAnswer`: handle the request, then cut the connection before the answer (the agent
+   * cannot tell whether it took effect).
+   */
+  status: Schema.Union(Schema.Int.pipe(Schema.between(400, 599)), Schema.Literal("drop", "dropAnswer")),
   code: Schema.optional(Schema.String),
   message: Schema.optional(Schema.String),
   retryAfter: Schema.optional(Schema.String),
@@ -79,7 +84,9 @@ export const RequestLogEntry = Schema.Struct({
   accept: Schema.String,
   contentType: Schema.String,
   bodyBytes: Schema.Number,
-  status: Schema.Union(Schema.Number, Schema.Literal("drop"))
+  /** The agent's User-Agent header (it names the process: host and pid). */
+  userAgent: Schema.String,
+  status: Schema.Union(Schema.Number, Schema.Literal("drop", "dropAnswer"))
 })
 export type RequestLogEntry = typeof RequestLogEntry.Type
 

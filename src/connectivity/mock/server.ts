@@ -284,11 +284,13 @@ export const makeMockControlPlane = (
             tokenFingerprint: tokenFingerprint(bearer(req) ?? ""),
             accept: req.headers.accept ?? "",
             contentType: req.headers["content-type"] ?? "",
-            bodyBytes: Buffer.byteLength(body)
+            bodyBytes: Buffer.byteLength(body),
+            userAgent: req.headers["user-agent"] ?? ""
           }
           if (fault === undefined) answer = yield* agent(route, req, url, body)
-          else if (fault.status === "drop") {
-            state.logRequest({ ...entry, status: "drop" })
+          else if (fault.status === "drop" || fault.status === "dropAnswer") {
+            if (fault.status === "dropAnswer") yield* agent(route, req, url, body)
+            state.logRequest({ ...entry, status: fault.status })
             req.socket.destroy()
             return
           } else answer = faultAnswer(fault.status, fault)

@@ -11,7 +11,7 @@
  * The message is not part of the key, so a message-only change is not a transition.
  */
 import { Option, Schema } from "effect"
-import { type AgentEvent, type AppliedRef, WireCondition } from "../../api/agentProtocol.js"
+import { type AgentEvent, type AppliedRef, appliedRefOf, WireCondition } from "../../api/agentProtocol.js"
 import { ClusterReason, OperationConditionType } from "../../api/conditions.js"
 import { ApiVersions } from "../../api/wellKnown.js"
 import type { KubeObject } from "../../kube/object.js"
@@ -31,15 +31,6 @@ export const conditionsOf = (object: KubeObject | undefined): ReadonlyArray<Wire
   })
   return entries.flatMap((entry) => Option.toArray(decodeCondition(entry)))
 }
-
-export const resourceRefOf = (object: KubeObject): AppliedRef => ({
-  apiVersion: object.apiVersion,
-  kind: object.kind,
-  namespace: object.metadata.namespace ?? "",
-  name: object.metadata.name ?? "",
-  ...(object.metadata.uid === undefined ? {} : { uid: object.metadata.uid }),
-  ...(object.metadata.generation === undefined ? {} : { generation: object.metadata.generation })
-})
 
 /** `<type>/<status>/<reason>@<generation>/<lastTransitionTime>`: what makes one transition unique. */
 const transitionPart = (condition: WireCondition, generation: number | undefined): string =>
@@ -92,7 +83,7 @@ export const eventsForChange = (
   next: KubeObject,
   now: Date
 ): ReadonlyArray<AgentEvent> => {
-  const ref = resourceRefOf(next)
+  const ref = appliedRefOf(next)
   const timestamp = timestampOf(now)
   const isOperation = next.kind === "Operation" && next.apiVersion === ApiVersions.Operation
   return changedConditions(previous, next).flatMap((condition): ReadonlyArray<AgentEvent> => {

@@ -104,8 +104,10 @@ export const runPullAgent = (config: PullAgentConfig): Effect.Effect<never, Kube
           )
         })
 
+      const knownNamespaces = new Set<string>()
       const context = (clusterId: string, jobId: string): ApplierContext => ({
         clusterId,
+        knownNamespaces,
         allowedKinds: config.allowedKinds ?? defaultAllowedKinds,
         readinessTimeout: config.readinessTimeout ?? Duration.minutes(10),
         progress: (update) =>

@@ -9,6 +9,7 @@
 import { Duration, Effect, Either, ParseResult, Schema } from "effect"
 import {
   type AppliedRef,
+  appliedRefOf,
   DeletePayload,
   DeleteApplicationInstanceIntent,
   EnsureApplicationInstanceIntent,
@@ -42,6 +43,11 @@ export interface ApplierContext {
   readonly progress: (update: Omit<StatusUpdate, "timestamp">) => Effect.Effect<void>
   /** `rotate-operator-credentials`: rotate and persist; fails with a message. */
   readonly rotateCredentials: Effect.Effect<void, string>
+  /**
+   * Namespaces the agent found or created (shared by its jobs): a job into one of them needs no
+   * GET first. An apply answered NotFound forgets them and checks again once.
+   */
+  readonly knownNamespaces: Set<string>
 }
 
 const failed = (error: string): Outcome => ({ outcome: "failed", error })
@@ -65,20 +71,12 @@ const Manifest = Schema.Struct(
 )
 type Manifest = typeof Manifest.Type
 
-export const refOf = (object: KubeObject): AppliedRef => ({
-  apiVersion: object.apiVersion,
-  kind: object.kind,
-  namespace: object.metadata.namespace ?? "",
-  name: object.metadata.name ?? "",
-  ...(object.metadata.uid === undefined ? {} : { uid: object.metadata.uid }),
-  ...(object.metadata.generation === undefined ? {} : { generation: object.metadata.generation })
-})
-
 const kubeMessage = (e: KubeError) => e.message
 
 /** Creates the namespace, labelled for the gate, when it does not exist; never changes an existing one. */
-const ensureNamespace = (name: string): Effect.Effect<void, string, KubeApi> =>
+const ensureNamespace = (known: Set<string>, name: string): Effect.Effect<void, string, KubeApi> =>
   Effect.gen(function* () {
+    if (known.has(name)) return
     const kube = yield* KubeApi
     const exists = yield* withKubeRetry(kube.get(Resources.Namespace, name)).pipe(
       Effect.as(true),
@@ -93,6 +91,7 @@ const ensureNamespace = (name: string): Effect.Effect<void, string, KubeApi> =>
       })
     ).pipe(Effect.catchTag("AlreadyExists", () => Effect.void))
   }).pipe(
+    Effect.tap(() => known.add(name)),
     Effect.mapError((e) =>
       e._tag === "Forbidden"
         ? `namespace "${name}" does not exist and cannot be created (check RBAC): ${e.message}`
@@ -139,23 +138,32 @@ const applyObject = (
     if (Either.isLeft(typed)) return failed(typed.left)
     const type = typed.right
     const namespace = type.namespaced ? manifest.metadata.namespace : undefined
-    for (const ns of new Set([...(namespace === undefined ? [] : [namespace]), ...extraNamespaces])) {
-      const ensured = yield* Effect.either(ensureNamespace(ns))
-      if (Either.isLeft(ensured)) return failed(ensured.left)
-    }
+    const namespaces = [...new Set([...(namespace === undefined ? [] : [namespace]), ...extraNamespaces])]
+    const ensureNamespaces = Effect.forEach(namespaces, (ns) => ensureNamespace(ctx.knownNamespaces, ns), { discard: true })
+    const assumed = namespaces.some((ns) => ctx.knownNamespaces.has(ns))
+    const ensured = yield* Effect.either(ensureNamespaces)
+    if (Either.isLeft(ensured)) return failed(ensured.left)
     const object = withForcedLabels(manifest, ctx.clusterId)
-    const applied = yield* Effect.either(withKubeRetry(kube.apply(type, object, { fieldManager: FieldManagers.agent, force: false })))
+    const apply = Effect.either(withKubeRetry(kube.apply(type, object, { fieldManager: FieldManagers.agent, force: false })))
+    let applied = yield* apply
+    if (assumed && Either.isLeft(applied) && applied.left._tag === "NotFound") {
+      // A namespace known from an earlier job may be gone since: look again, then apply once more.
+      for (const ns of namespaces) ctx.knownNamespaces.delete(ns)
+      const again = yield* Effect.either(ensureNamespaces)
+      if (Either.isLeft(again)) return failed(again.left)
+      applied = yield* apply
+    }
     if (Either.isLeft(applied)) {
       const e = applied.left
       if (e._tag === "Conflict") return { outcome: "conflict", error: `apply conflict: ${e.message}` }
       if (e._tag === "NotFound") return failed(`server-side apply: ${apiVersionOf(type)} ${type.kind} is not served by this cluster: ${e.message}`)
       return failed(`server-side apply: ${kubeMessage(e)}`)
     }
-    if (!needsWait(type)) return { outcome: "succeeded", appliedRef: refOf(applied.right) }
+    if (!needsWait(type)) return { outcome: "succeeded", appliedRef: appliedRefOf(applied.right) }
     const ready = yield* Effect.either(
       waitForReadiness(type, manifest.metadata.name, namespace, ctx.readinessTimeout, ctx.progress)
     )
-    return Either.isLeft(ready) ? failed(ready.left) : { outcome: "succeeded", appliedRef: refOf(ready.right) }
+    return Either.isLeft(ready) ? failed(ready.left) : { outcome: "succeeded", appliedRef: appliedRefOf(ready.right) }
   })
 
 const deleteObject = (
@@ -180,7 +188,7 @@ const deleteObject = (
       withKubeRetry(kube.delete(type, name, ns, uid === undefined ? {} : { preconditions: { uid } }))
     )
     if (Either.isLeft(deleted) && deleted.left._tag !== "NotFound") return failed(`delete: ${kubeMessage(deleted.left)}`)
-    return { outcome: "succeeded", appliedRef: refOf(existing.right) }
+    return { outcome: "succeeded", appliedRef: appliedRefOf(existing.right) }
   })
 
 const decode = <A, I>(schema: Schema.Schema<A, I>, value: unknown, what: string): Either.Either<A, string> =>

@@ -2,8 +2,14 @@
  * Which `idempotencyKey`s were applied, persisted in ConfigMap `vworkspace-applied-jobs`, key
  * `applied-keys.json` (the original's names). Bounded: entries expire after a TTL and the oldest
  * go first above a cap, so the object stays far below the 1 MiB limit (each entry is ~30 bytes:
- * a 96-bit hash of the key and the time it was recorded). Written in batches: keys recorded while
- * a write is being prepared or in flight share the next write (group commit).
+ * a 96-bit hash of the key and the time it was recorded).
+ *
+ * Written in batches, and small: keys recorded while a write is being prepared or in flight share
+ * the next write (group commit), and that write goes to `vworkspace-applied-jobs-recent`, which
+ * holds only the keys not yet in the main object. Every `foldEvery` keys the main object is
+ * rewritten with all of them (compacted) and the recent one emptied, in that order, so a crash
+ * between the two only leaves keys in both. Loading reads the union. A write costs the API server
+ * what its size costs; this keeps the common one a few KiB instead of the whole store.
  *
  * Format v2: `{"version":2,"entries":{"<hash>":<unix seconds>}}`. A v1 array of plain keys (the
  * original's format) is read and migrated on the next write.
@@ -25,6 +31,8 @@ export interface IdempotencyStoreConfig {
   readonly maxEntries: number
   /** A batch waits this long for more keys before it is written. */
   readonly linger: Duration.DurationInput
+  /** The main object is rewritten once the recent one holds this many keys. Default 500. */
+  readonly foldEvery?: number
 }
 
 export const defaultIdempotencyStoreConfig: Omit<IdempotencyStoreConfig, "namespace"> = {
@@ -52,6 +60,8 @@ const StoredV2 = Schema.Struct({
 const StoredV1 = Schema.Array(Schema.String)
 const Stored = Schema.parseJson(Schema.Union(StoredV2, StoredV1))
 const decodeStored = Schema.decodeUnknownEither(Stored)
+
+const recentName = `${Names.appliedJobsConfigMap}-recent`
 
 const decodeConfigMapData = Schema.decodeUnknownOption(
   Schema.Struct({ data: Schema.optional(Schema.Record({ key: Schema.String, value: Schema.String })) })
@@ -86,53 +96,71 @@ export const makeIdempotencyStore = (
     const nowSeconds = Effect.map(Effect.clockWith((c) => c.currentTimeMillis), (ms) => Math.floor(ms / 1000))
     const ttlSeconds = Duration.toSeconds(config.ttl)
     const loadedAt = yield* nowSeconds
-    const existing = yield* kube.get(Resources.ConfigMap, Names.appliedJobsConfigMap, config.namespace).pipe(
-      Effect.map(Option.some),
-      Effect.catchTag("NotFound", () => Effect.succeed(Option.none())),
-      withKubeRetry
-    )
-    let entries = new Map<string, number>()
-    const text = Option.flatMap(existing, (cm) =>
-      Option.flatMap(decodeConfigMapData(cm), (d) => Option.fromNullable(d.data?.[Names.appliedJobsKey]))
-    )
-    if (Option.isSome(text)) {
-      const decoded = decodeStored(text.value)
-      if (Either.isRight(decoded)) {
+    const load = (name: string) =>
+      Effect.gen(function* () {
+        const existing = yield* kube.get(Resources.ConfigMap, name, config.namespace).pipe(
+          Effect.map(Option.some),
+          Effect.catchTag("NotFound", () => Effect.succeed(Option.none())),
+          withKubeRetry
+        )
+        const text = Option.flatMap(existing, (cm) =>
+          Option.flatMap(decodeConfigMapData(cm), (d) => Option.fromNullable(d.data?.[Names.appliedJobsKey]))
+        )
+        if (Option.isNone(text)) return new Map<string, number>()
+        const decoded = decodeStored(text.value)
+        if (Either.isLeft(decoded)) {
+          yield* Effect.logWarning(`the idempotency store ${name} cannot be read; starting without it (it is rewritten on a later record)`)
+          return new Map<string, number>()
+        }
         const stored = decoded.right
-        entries = Array.isArray(stored)
-          ? new Map(stored.map((k) => [hashKey(k), loadedAt]))
-          : new Map(Object.entries(stored.entries))
-      } else {
-        yield* Effect.logWarning("the idempotency store cannot be read; starting empty (it is rewritten on the next record)")
-      }
-    }
+        return Array.isArray(stored) ? new Map(stored.map((k) => [hashKey(k), loadedAt])) : new Map(Object.entries(stored.entries))
+      })
+    const main = yield* load(Names.appliedJobsConfigMap)
+    /** Keys not in the main object yet (what the recent object holds). */
+    let recent = yield* load(recentName)
+    let entries = new Map([...main, ...recent])
+    const foldEvery = config.foldEvery ?? 500
     let writes = 0
     const queue = yield* Queue.unbounded<Pending>()
 
-    const write = Effect.suspend(() =>
-      kube.apply(
-        Resources.ConfigMap,
-        {
-          apiVersion: "v1",
-          kind: "ConfigMap",
-          metadata: { name: Names.appliedJobsConfigMap, namespace: config.namespace },
-          data: { [Names.appliedJobsKey]: serialise(entries) }
-        },
-        { fieldManager: FieldManagers.agent, force: true }
+    const write = (name: string, stored: ReadonlyMap<string, number>) =>
+      Effect.suspend(() =>
+        kube.apply(
+          Resources.ConfigMap,
+          {
+            apiVersion: "v1",
+            kind: "ConfigMap",
+            metadata: { name, namespace: config.namespace },
+            data: { [Names.appliedJobsKey]: serialise(stored) }
+          },
+          { fieldManager: FieldManagers.agent, force: true }
+        )
+      ).pipe(
+        Effect.tap(() => Effect.sync(() => (writes += 1))),
+        withKubeRetry
       )
-    ).pipe(
-      Effect.tap(() => Effect.sync(() => (writes += 1))),
-      withKubeRetry
-    )
+
+    /** The batch's keys made durable: in the recent object, or all folded into the main one. */
+    const persist = (t: number) =>
+      recent.size < foldEvery
+        ? write(recentName, recent)
+        : Effect.gen(function* () {
+            entries = compact(entries, t, ttlSeconds, config.maxEntries)
+            yield* write(Names.appliedJobsConfigMap, entries)
+            recent = new Map()
+            yield* write(recentName, recent)
+          })
 
     const writer = Effect.gen(function* () {
       const first = yield* Queue.take(queue)
       yield* Effect.sleep(config.linger)
       const batch = [first, ...(yield* Queue.takeAll(queue))]
       const t = yield* nowSeconds
-      for (const p of batch) entries.set(p.hash, t)
-      entries = compact(entries, t, ttlSeconds, config.maxEntries)
-      yield* write.pipe(
+      for (const p of batch) {
+        entries.set(p.hash, t)
+        recent.set(p.hash, t)
+      }
+      yield* persist(t).pipe(
         Effect.catchAll((e) =>
           Effect.logWarning(`the idempotency store could not be written (the keys are kept for the next write): ${e.message}`)
         )
