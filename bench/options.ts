@@ -1,7 +1,7 @@
 /** Command-line options of `npm run bench -- ...`. */
 import { Data, Either } from "effect"
 
-export const benchNames = ["throughput", "resync", "startup", "memory", "outbox", "pull", "operations", "converge"] as const
+export const benchNames = ["throughput", "converge", "resync", "startup", "memory", "outbox", "pull", "operations"] as const
 export type BenchName = (typeof benchNames)[number]
 
 export interface BenchOptions {

@@ -220,7 +220,11 @@ export const makeInformer = (
               applyEvent(event).pipe(
                 Effect.zipRight(
                   Effect.sync(() => {
-                    events++
+                    // A watch that delivers works: readiness comes back now, not when it ends.
+                    if (events++ === 0) {
+                      trouble = undefined
+                      blindLogged = false
+                    }
                     const rv = event.object.metadata.resourceVersion
                     if (rv !== undefined && rv !== "") onVersion(rv)
                   })
