@@ -29,7 +29,7 @@ export const clockTicks: Effect.Effect<number | undefined> = runCommand("getconf
 )
 
 /** utime + stime of `pid` in ms; fields 14 and 15 of /proc/<pid>/stat, after the `(comm)` field. */
-const procCpuMs = (pid: number, ticks: number): number | undefined => {
+export const procCpuMs = (pid: number, ticks: number): number | undefined => {
   try {
     const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8")
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")

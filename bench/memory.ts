@@ -20,6 +20,7 @@ import {
   spawnDependencyBaseline,
   spawnOperator
 } from "./operatorProcess.js"
+import { describeAuth, kubeconfigAuth, type OperatorAuth, operatorAuth } from "./inClusterAuth.js"
 import { BenchError, passDone, pollUntil, probeGet, readProgress } from "./probe.js"
 import { loadAverage, mib, now, printTable, progress, seconds, verdict } from "./report.js"
 
@@ -101,11 +102,17 @@ const dependencyBaseline = (deps?: ReadonlyArray<string>): Effect.Effect<MemoryR
 )
 
 /** A new operator process on `namespace`: wait for its first pass over `size` instances, then sample. */
-const freshProcess = (ctx: BenchContext, namespace: string, size: number): Effect.Effect<MemoryRow, BenchError> =>
+const freshProcess = (
+  ctx: BenchContext,
+  namespace: string,
+  size: number,
+  auth?: OperatorAuth
+): Effect.Effect<MemoryRow, BenchError> =>
   Effect.scoped(
     Effect.gen(function* () {
-      yield* progress(`memory: operator process on ${size} converged instances in ${namespace}`)
-      const op = yield* spawnOperator(ctx, { namespace })
+      const how = auth ?? (yield* operatorAuth(ctx))
+      yield* progress(`memory: operator process (${describeAuth(how)}) on ${size} converged instances in ${namespace}`)
+      const op = yield* spawnOperator(ctx, { namespace, auth: how })
       const ready = yield* pollUntil(
         "/readyz",
         Effect.zipRight(op.alive, Effect.map(probeGet(op.port, "/readyz"), (r) => (r.status === 200 ? r : undefined))),
@@ -119,7 +126,7 @@ const freshProcess = (ctx: BenchContext, namespace: string, size: number): Effec
       return yield* sample(
         op,
         size,
-        `readyz ${seconds(ready.at - op.spawnedAt)} and first pass done ${seconds(pass.at - op.spawnedAt)} after spawn`
+        `${describeAuth(how)}; readyz ${seconds(ready.at - op.spawnedAt)} and first pass done ${seconds(pass.at - op.spawnedAt)} after spawn`
       )
     })
   )
@@ -188,7 +195,13 @@ export const memoryBench = (ctx: BenchContext): Effect.Effect<void, BenchError> 
       )
       const empty = yield* gatedNamespace(ctx.target, ctx.scope, "bench-idle")
       const idle = yield* freshProcess(ctx, empty, 0)
-      const rows: Array<MemoryRow> = [...floors, { ...idle, label: "idle operator, 0 objects" }, yield* freshProcess(ctx, namespace, first)]
+      const idleKubeconfig = yield* freshProcess(ctx, empty, 0, kubeconfigAuth)
+      const rows: Array<MemoryRow> = [
+        ...floors,
+        { ...idle, label: "idle operator, 0 objects" },
+        { ...idleKubeconfig, label: "idle operator, 0 objects, --kubeconfig" },
+        yield* freshProcess(ctx, namespace, first)
+      ]
       const notes: Array<string> = []
       let reached = first
       for (const size of sizes.slice(1)) {
@@ -224,7 +237,7 @@ export const memoryBench = (ctx: BenchContext): Effect.Effect<void, BenchError> 
           "Method: the operator runs as its own process (`node dist/src/cli/main.js run --watch-namespace <ns>`, compiled with tsconfig.build.json; no --expose-gc, so no forced GC), so the harness's memory is not counted. A new process is started for each size.",
           `Its caches hold the instances plus the HelmRelease and HelmRepository the operator created for each (the namespace is fully converged), and the one Namespace. After its first pass, once idle (queue drained, reconcile count steady), RSS (VmRSS, /proc/<pid>/status) and heap used (its \`nodejs_heap_size_used_bytes\`) are sampled ${SAMPLES} times 1 s apart; peak is VmHWM over the process's life (the initial lists included).`,
           "The import-floor rows are Node.js with nothing, one runtime dependency alone, or all of them imported (each in its own process): where the floor under every other row goes. The idle row is the operator process on an empty namespace.",
-          "The operator processes are given `--kubeconfig`, so they load @kubernetes/client-node, which the in-cluster path (a Pod) does not: see its import-floor row for what that adds.",
+          "The operator processes authenticate as in a Pod (a ServiceAccount token and the CA in /var/run/secrets/kubernetes.io/serviceaccount inside a private mount namespace, KUBERNETES_SERVICE_HOST/PORT; no @kubernetes/client-node) unless `--auth kubeconfig`; the idle row is measured both ways (the note says which).",
           `Growing to the larger sizes (in chunks of ${CHUNK}, while the budget lasts): the harness creates the extra instances carrying the finalizer, and the operator converges them in-process with its Event creates stubbed out (four writes per instance instead of nine; Events are not cached, so what the measured process caches is what the operator would have left).`
         ],
         columns: ["instances", "cached", "RSS median (min–max)", "peak RSS", "heap used median", "target", "load avg 1/5/15", "note"],

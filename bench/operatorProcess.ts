@@ -10,6 +10,7 @@ import { Duration, Effect, Schedule, type Scope } from "effect"
 import { repoRoot } from "../src/devcluster/index.js"
 import { freePort, runCommand, stopPid } from "../src/devcluster/process.js"
 import type { BenchContext } from "./context.js"
+import { type InClusterAuth, inClusterCommand, kubeconfigAuth, type OperatorAuth } from "./inClusterAuth.js"
 import { BenchError } from "./probe.js"
 import { now, progress } from "./report.js"
 
@@ -59,22 +60,31 @@ export interface OperatorProcess {
 
 const LOG_TAIL = 16 * 1024
 
+/** Node.js flags for every operator process, from `--node-options` (space-separated). */
+const nodeFlags = (ctx: BenchContext): ReadonlyArray<string> => ctx.options.nodeOptions.split(" ").filter((f) => f !== "")
+
 /**
  * `vworkspace-operator run --watch-namespace <namespace>` as a child process for the lifetime of
  * the scope; stopped by PID (SIGTERM, then SIGKILL) when the scope closes.
  */
 export const spawnOperator = (
   ctx: BenchContext,
-  options: { readonly namespace: string; readonly resyncSeconds?: number; readonly extraArgs?: ReadonlyArray<string> }
+  options: {
+    readonly namespace: string
+    readonly resyncSeconds?: number
+    readonly auth?: OperatorAuth
+    readonly extraArgs?: ReadonlyArray<string>
+  }
 ): Effect.Effect<OperatorProcess, BenchError, Scope.Scope> =>
   Effect.gen(function* () {
     const main = yield* compiledOperator
     const port = yield* freePort.pipe(Effect.mapError((e) => new BenchError({ message: `no free port: ${e.message}` })))
+    const auth = options.auth ?? kubeconfigAuth
     const args = [
+      ...nodeFlags(ctx),
       main,
       "run",
-      "--kubeconfig",
-      ctx.kubeconfigPath,
+      ...(auth._tag === "kubeconfig" ? ["--kubeconfig", ctx.kubeconfigPath] : []),
       "--watch-namespace",
       options.namespace,
       "--health-probe-bind-address",
@@ -92,11 +102,11 @@ export const spawnOperator = (
     const child = yield* Effect.acquireRelease(
       Effect.try({
         try: (): ChildProcess => {
-          const c = spawn(process.execPath, args, {
-            cwd: repoRoot(),
-            stdio: ["ignore", "pipe", "pipe"],
-            env: { ...process.env, NODE_ENV: "production" }
-          })
+          const { KUBECONFIG: _ignored, ...env } = process.env
+          const c =
+            auth._tag === "kubeconfig"
+              ? spawn(process.execPath, args, { cwd: repoRoot(), stdio: ["ignore", "pipe", "pipe"], env: { ...env, NODE_ENV: "production" } })
+              : spawnInCluster(auth.auth, args, env)
           const keep = (d: Buffer) => {
             output = (output + d.toString("utf8")).slice(-LOG_TAIL)
           }
@@ -129,6 +139,24 @@ export const spawnOperator = (
       )
     }
   })
+
+/** The operator as in a Pod: no kubeconfig anywhere, the service account mounted, the service env set. */
+const spawnInCluster = (auth: InClusterAuth, nodeArgs: ReadonlyArray<string>, env: NodeJS.ProcessEnv): ChildProcess => {
+  const { command, args } = inClusterCommand(auth, nodeArgs)
+  return spawn(command, args, {
+    cwd: repoRoot(),
+    stdio: ["ignore", "pipe", "pipe"],
+    env: {
+      ...env,
+      NODE_ENV: "production",
+      // No ~/.kube/config to find: the in-cluster service account is the only credential.
+      HOME: auth.dir,
+      VWS_SA_DIR: auth.dir,
+      KUBERNETES_SERVICE_HOST: auth.host,
+      KUBERNETES_SERVICE_PORT: auth.port
+    }
+  })
+}
 
 export interface MemoryReading {
   /** VmRSS: resident set size now. */

@@ -1,7 +1,7 @@
 /** Command-line options of `npm run bench -- ...`. */
 import { Data, Either } from "effect"
 
-export const benchNames = ["throughput", "resync", "startup", "memory", "outbox", "pull", "operations"] as const
+export const benchNames = ["throughput", "converge", "resync", "startup", "memory", "outbox", "pull", "operations"] as const
 export type BenchName = (typeof benchNames)[number]
 
 export interface BenchOptions {
@@ -23,6 +23,10 @@ export interface BenchOptions {
   readonly createConcurrency: number
   /** Budget for the whole run; the memory benchmark stops growing when it runs out. */
   readonly maxMinutes: number
+  /** Node.js flags for every operator child process, space-separated (e.g. `--max-semi-space-size=4`). */
+  readonly nodeOptions: string
+  /** How operator child processes authenticate, where both are not measured side by side. */
+  readonly auth: "in-cluster" | "kubeconfig"
   readonly help: boolean
 }
 
@@ -38,6 +42,8 @@ export const defaults: BenchOptions = {
   resyncPasses: 3,
   createConcurrency: 8,
   maxMinutes: 15,
+  nodeOptions: "",
+  auth: "in-cluster",
   help: false
 }
 
@@ -52,6 +58,11 @@ export const usage = `Usage: npm run bench -- [options]
   --resync-passes <n>       resync passes to observe (default ${defaults.resyncPasses})
   --create-concurrency <n>  concurrent creates when filling a namespace (default ${defaults.createConcurrency})
   --max-minutes <n>         time budget; the memory benchmark stops growing when it runs out (default ${defaults.maxMinutes})
+  --node-options "<flags>"  Node.js flags for every operator child process (default none)
+  --auth in-cluster|kubeconfig
+                            how operator child processes authenticate (default ${defaults.auth}: a
+                            ServiceAccount token in a private mount namespace, as in a Pod; falls
+                            back to kubeconfig where unshare is not allowed)
   --help
 
 Runs against a private kube-apiserver + etcd, or the cluster VWORKSPACE_TEST_KUBECONFIG names.
@@ -109,6 +120,17 @@ export const parseOptions = (argv: ReadonlyArray<string>): Either.Either<BenchOp
           return Either.left(new UsageError({ message: "--sizes needs ascending positive integers, e.g. 1000,10000" }))
         }
         options = { ...options, sizes }
+        break
+      }
+      case "--node-options":
+        options = { ...options, nodeOptions: value() ?? "" }
+        break
+      case "--auth": {
+        const auth = value()
+        if (auth !== "in-cluster" && auth !== "kubeconfig") {
+          return Either.left(new UsageError({ message: `--auth takes in-cluster or kubeconfig; got "${auth ?? ""}"` }))
+        }
+        options = { ...options, auth }
         break
       }
       case "--count":

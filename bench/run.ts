@@ -9,6 +9,7 @@ import { Context, Effect, Either, Layer, Logger, LogLevel } from "effect"
 import { acquireTestCluster, targetFromKubeconfig, TEST_KUBECONFIG_ENV } from "../src/devcluster/index.js"
 import { KubeApi } from "../src/kube/KubeApi.js"
 import { type BenchContext, describeError, liveKubeApi } from "./context.js"
+import { convergeBench } from "./converge.js"
 import { clockTicks } from "./cpu.js"
 import { memoryBench } from "./memory.js"
 import { operationsBench } from "./operations.js"
@@ -28,7 +29,8 @@ const benches: Record<BenchName, (ctx: BenchContext) => Effect.Effect<void, Benc
   memory: memoryBench,
   outbox: outboxBench,
   pull: pullAgentBench,
-  operations: operationsBench
+  operations: operationsBench,
+  converge: convergeBench
 }
 
 const run = (options: BenchOptions) =>

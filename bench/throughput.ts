@@ -25,7 +25,10 @@ import {
 import { BenchError, pollUntil } from "./probe.js"
 import { loadAverage, now, printTable, progress, ratio, seconds, verdict } from "./report.js"
 
-const TARGET_RATIO = 1.3
+const TARGET_RATIO = 1.1
+
+/** The minimal write set of issue 9: finalizer, source, HelmRelease, status and one Event. */
+const minimal: ExtraWrites = { finalizer: true, events: 1 }
 
 const decodeInstance = Schema.decodeUnknown(ApplicationInstance)
 
@@ -171,8 +174,8 @@ export const throughputBench = (ctx: BenchContext): Effect.Effect<void, BenchErr
       yield* createInstances(ctx.api, nsOperator, 0, n, ctx.options.createConcurrency)
       const fullInstances = yield* createInstances(ctx.api, nsFull, 0, n, ctx.options.createConcurrency)
 
-      yield* progress(`throughput: plain client, 3 writes per instance, concurrency ${workers}`)
-      const plain = yield* timePlainClient(ctx, plainInstances, undefined)
+      yield* progress(`throughput: plain client, the minimal write set (5 writes per instance), concurrency ${workers}`)
+      const plain = yield* timePlainClient(ctx, plainInstances, minimal)
       const plainLoad = loadAverage()
 
       yield* progress(`throughput: operator (in-process, maxConcurrentReconciles ${workers}) on ${nsOperator}`)
@@ -231,9 +234,9 @@ export const throughputBench = (ctx: BenchContext): Effect.Effect<void, BenchErr
         title: `1. Throughput: ${n} managed instances, operator vs plain client`,
         caption: [
           `Method: three gated namespaces get the same ${n} managed helm-source ApplicationInstances first (created by the harness; ${seconds(createMs)} for one namespace, ${(n / (createMs / 1000)).toFixed(0)} creates/s at concurrency ${ctx.options.createConcurrency}).`,
-          `Plain client: a fresh live KubeApi, ${workers} concurrent lanes; per instance it server-side-applies the HelmRepository and HelmRelease the operator would build (src/helm/desiredRelease) and applies an equivalent status to /status. Timed from the first to the last write.`,
+          `Plain client (the baseline): a fresh live KubeApi, ${workers} concurrent lanes; per instance the minimal write set: the finalizer merge-patch, server-side apply of the HelmRepository and HelmRelease the operator would build (src/helm/desiredRelease), an equivalent status to /status, and one Event. Timed from the first to the last write.`,
           `Operator: \`startOperator({watchNamespace})\` in this process (maxConcurrentReconciles ${workers}, a counting KubeApi Layer around a fresh live client), started after the instances exist. Timed from the start call (informer lists and cache sync included) to the moment the ${n}th distinct instance's status write succeeded (the reconciler writes status only after source and HelmRelease). Converged state checked afterwards through the API.`,
-          `The operator also makes writes the brief's baseline does not (finalizer patch, Events); the third row is a plain client making that same write set, to show where the ratio comes from. Ratios come from this single run.`,
+          `The operator may make more writes than the minimal set (an Event per changed condition); the third row is a plain client making the operator's own write set, to show where the ratio comes from. Ratios come from this single run.`,
           "\"CPU used meanwhile\" is CPU time during the timed segment: this process (the plain client, or the in-process operator: informers, queue, reconciles) and the API server and etcd the run started. They share the machine's cores, so the operator's own CPU slows the API server it waits on."
         ],
         columns: [
@@ -249,7 +252,7 @@ export const throughputBench = (ctx: BenchContext): Effect.Effect<void, BenchErr
         ],
         rows: [
           [
-            "plain client: SSA HelmRepository + SSA HelmRelease + status",
+            "plain client, minimal write set: finalizer patch + SSA HelmRepository + SSA HelmRelease + status + 1 Event",
             `${plainWrites} (${perAi(plainWrites)})`,
             describeWrites(plain.log.snapshot()),
             seconds(plain.ms),

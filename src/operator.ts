@@ -7,7 +7,7 @@ import { Context, Effect, Layer, type Scope, Stream } from "effect"
 import { Labels } from "./api/wellKnown.js"
 import { OperatorConfig } from "./config.js"
 import { startConnectivity } from "./connectivity/wiring.js"
-import { type Informer, type InformerOptions, makeInformer } from "./kube/informer.js"
+import { type Informer, type InformerOptions, makeInformer, scopedTo } from "./kube/informer.js"
 import { kindAvailabilityFrom } from "./kube/availability.js"
 import { KubeApi } from "./kube/KubeApi.js"
 import { objectKey, type ResourceType } from "./kube/object.js"
@@ -69,15 +69,9 @@ export const startOperator = (
     const config = yield* OperatorConfig
     const metrics = yield* Metrics
     const informers = new Map<ResourceType, Informer>()
-    const scopedTo = (kind: ResourceType) =>
-      kind.namespaced
-        ? { namespace: options.watchNamespace }
-        : options.watchNamespace
-          ? { fieldSelector: `metadata.name=${options.watchNamespace}` }
-          : {}
     const primaries = [...applicationInstanceInformers, { kind: Resources.Operation, transform: undefined }]
     for (const { kind, transform } of primaries) {
-      informers.set(kind, yield* makeInformer(kind, { ...options.informer, ...scopedTo(kind), transform, metrics: metrics.informer }))
+      informers.set(kind, yield* makeInformer(kind, { ...options.informer, ...scopedTo(kind, options.watchNamespace), transform, metrics: metrics.informer }))
     }
     // Engine children (Jobs, their Pods, Workflows, ...) carry the operation label: watch only those.
     // Third-party kinds are optional: a cluster without Velero, Argo, VolSync or CSI snapshots runs.
@@ -88,7 +82,7 @@ export const startOperator = (
         kind,
         yield* makeInformer(kind, {
           ...options.informer,
-          ...scopedTo(kind),
+          ...scopedTo(kind, options.watchNamespace),
           labelSelector: Labels.operation,
           optional: kind.group !== "" && kind.group !== "batch",
           metrics: metrics.informer

@@ -1,24 +1,12 @@
 #!/usr/bin/env node
-/** The `vworkspace-operator` binary: one root command with subcommands. */
-import { Command } from "@effect/cli"
-// Subpath imports: the package's index loads its HTTP server and more (about 30 MiB).
-import * as NodeContext from "@effect/platform-node/NodeContext"
-import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
-import { Effect } from "effect"
-import { crdsCommand } from "./crds.js"
-import { devClusterCommand } from "./devCluster.js"
-import { mockControlPlaneCommand } from "./mockControlPlane.js"
-import { registerCommand } from "./register.js"
-import { runCommand } from "./run.js"
+/**
+ * The `vworkspace-operator` binary. `run` (the operator process) parses its own flags and loads
+ * nothing else; every other subcommand goes through @effect/cli, loaded only then.
+ */
+const [subcommand, ...rest] = process.argv.slice(2)
 
-const root = Command.make("vworkspace-operator").pipe(
-  Command.withDescription("Cluster-side operator of vWorkspace."),
-  Command.withSubcommands([runCommand, registerCommand, crdsCommand, devClusterCommand, mockControlPlaneCommand])
-)
-
-const cli = Command.run(root, { name: "vworkspace-operator", version: "0.1.0" })
-
-cli(process.argv).pipe(Effect.provide(NodeContext.layer), (program) =>
-  // The operator logs JSON through its own logger; the pretty console logger would double every line.
-  NodeRuntime.runMain(program, { disablePrettyLogger: true })
-)
+if (subcommand === "run") {
+  void import("./run.js").then((m) => m.runMain(rest))
+} else {
+  void import("./commands.js").then((m) => m.commandsMain(process.argv))
+}

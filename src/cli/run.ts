@@ -1,9 +1,13 @@
 /**
  * `vworkspace-operator run`: the operator process. Flags fall back to environment variables, so
- * the Helm chart can set either.
+ * the Helm chart can set either. Parsed with node:util `parseArgs` rather than @effect/cli: the
+ * process that runs in every cluster does not load a CLI framework (about 10 MiB) to read a few
+ * flags. One table below describes every flag, its variable, default and help line.
  */
-import { Command, Options } from "@effect/cli"
-import { Config, Duration, Effect, Either, Layer, LogLevel, Option, Redacted } from "effect"
+import * as fs from "node:fs"
+import { parseArgs } from "node:util"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+import { Console, Data, Duration, Effect, Either, Layer, LogLevel, Option, Redacted } from "effect"
 import { Names } from "../api/wellKnown.js"
 import { OperatorConfig, defaultOperatorConfig } from "../config.js"
 import { ConnectivityModes, parseConnectivityMode } from "../connectivity/modes/mode.js"
@@ -14,94 +18,233 @@ import { Metrics } from "../observability/metrics.js"
 import { startOperator } from "../operator.js"
 import { parseBindAddress } from "../runtime/health.js"
 
-/** A text flag that falls back to an environment variable, then to its default. */
-const textFlag = (name: string, env: string, fallback: string) =>
-  Options.text(name).pipe(Options.withFallbackConfig(Config.string(env)), Options.withDefault(fallback))
-const optionalTextFlag = (name: string, env: string) =>
-  Options.text(name).pipe(Options.withFallbackConfig(Config.string(env)), Options.optional)
+export const runDescription = "Run the operator (the default in the container image)"
 
-const options = {
-  kubeconfig: Options.file("kubeconfig").pipe(
-    Options.withDescription("Kubeconfig file; default: $KUBECONFIG, ~/.kube/config, then the in-cluster service account"),
-    Options.optional
-  ),
-  healthProbeBindAddress: textFlag("health-probe-bind-address", "HEALTH_PROBE_BIND_ADDRESS", ":8081").pipe(
-    Options.withDescription("Where /healthz, /readyz and /metrics are served")
-  ),
-  leaderElect: Options.boolean("leader-elect").pipe(
-    Options.withDescription("Elect a leader through a Lease so that several replicas are safe")
-  ),
-  leaderElectionId: Options.text("leader-election-id").pipe(
-    Options.withDefault("dad03b25.vworkspace.io"),
-    Options.withDescription("Name of the leader-election Lease")
-  ),
-  podNamespace: textFlag("pod-namespace", "POD_NAMESPACE", Names.defaultOperatorNamespace).pipe(
-    Options.withDescription("The operator's own namespace (Lease, credentials)")
-  ),
-  clusterId: optionalTextFlag("cluster-id", "VWORKSPACE_CLUSTER_ID").pipe(
-    Options.withDescription("This cluster's id; objects labelled with another app.vworkspace.io/cluster-id are refused")
-  ),
-  namespaceSelector: textFlag(
-    "namespace-selector",
-    "VWORKSPACE_NAMESPACE_SELECTOR",
-    defaultOperatorConfig.namespaceSelector.text
-  ).pipe(Options.withDescription("Label selector of the namespaces the operator acts in")),
-  watchNamespace: optionalTextFlag("watch-namespace", "WATCH_NAMESPACE").pipe(
-    Options.withDescription("Act in this namespace only (default: every namespace that passes the selector)")
-  ),
-  clusterName: optionalTextFlag("cluster-name", "VWORKSPACE_CLUSTER_NAME").pipe(
-    Options.withDescription("Reconcile only the Cluster object of this name (default: every Cluster)")
-  ),
-  maxConcurrentReconciles: Options.integer("max-concurrent-reconciles").pipe(Options.withDefault(4)),
-  resyncPeriod: Options.integer("resync-period-seconds").pipe(
-    Options.withDefault(600),
-    Options.withDescription("Reconcile every object again this often, even without events")
-  ),
-  connectivityMode: textFlag("connectivity-mode", "VWORKSPACE_CONNECTIVITY_MODE", "pull").pipe(
-    Options.withDescription(`How intent reaches the cluster: ${ConnectivityModes.join(", ")}`)
-  ),
-  pollInterval: Options.integer("agent-poll-interval-seconds").pipe(
-    Options.withFallbackConfig(Config.integer("VWORKSPACE_AGENT_POLL_INTERVAL_SECONDS")),
-    Options.withDefault(30),
-    Options.withDescription("Pull: how long each long poll of GET /api/agent/jobs waits (wait=)")
-  ),
-  heartbeatInterval: Options.integer("heartbeat-interval-seconds").pipe(
-    Options.withFallbackConfig(Config.integer("VWORKSPACE_HEARTBEAT_INTERVAL_SECONDS")),
-    Options.withDefault(30),
-    Options.withDescription("How often a ClusterHeartbeat is sent and the controllers' CRDs are checked")
-  ),
-  disconnectWindow: Options.integer("disconnect-window-seconds").pipe(
-    Options.withFallbackConfig(Config.integer("VWORKSPACE_DISCONNECT_WINDOW_SECONDS")),
-    Options.withDefault(120),
-    Options.withDescription("Disconnected=True only after this long without a successful round trip")
-  ),
-  reportEvents: Options.boolean("report-events").pipe(
-    Options.withFallbackConfig(Config.boolean("VWORKSPACE_REPORT_EVENTS")),
-    Options.withDescription("Push and GitOps: also send status to the control plane's events endpoint (needs a registered Cluster)")
-  ),
-  gitopsUrl: optionalTextFlag("gitops-url", "VWORKSPACE_GITOPS_URL").pipe(
-    Options.withDescription("GitOps: the Git repository Flux applies ./clusters/<cluster-id> from")
-  ),
-  gitopsBranch: textFlag("gitops-branch", "VWORKSPACE_GITOPS_BRANCH", "main"),
-  gitopsInterval: Options.integer("gitops-interval-seconds").pipe(Options.withDefault(60)),
-  gitopsSecret: optionalTextFlag("gitops-secret", "VWORKSPACE_GITOPS_SECRET").pipe(
-    Options.withDescription("GitOps: Secret with the Git read credential, in the GitOps namespace")
-  ),
-  gitopsNamespace: textFlag("gitops-namespace", "VWORKSPACE_GITOPS_NAMESPACE", "flux-system").pipe(
-    Options.withDescription("GitOps: where the GitRepository and Kustomization live")
-  ),
-  approvalClaimSecret: Options.redacted("approval-claim-secret").pipe(
-    Options.withFallbackConfig(Config.redacted("VWORKSPACE_APPROVAL_CLAIM_SECRET")),
-    Options.optional,
-    Options.withDescription("HMAC secret of vws1 approval claims (prefer the environment variable: flags show in ps)")
-  ),
-  veleroNamespace: textFlag("velero-namespace", "VELERO_NAMESPACE", Names.defaultVeleroNamespace).pipe(
-    Options.withDescription("Namespace of Velero's Backup and Restore objects")
-  ),
-  logLevel: Options.choice("log-level", ["trace", "debug", "info", "warn", "error"]).pipe(
-    Options.withFallbackConfig(Config.literal("trace", "debug", "info", "warn", "error")("LOG_LEVEL")),
-    Options.withDefault("info" as const)
-  )
+export class RunUsageError extends Data.TaggedError("RunUsageError")<{ readonly message: string }> {}
+
+interface Flag {
+  readonly kind: "text" | "integer" | "boolean" | "secret" | "file"
+  /** The environment variable read when the flag is absent. */
+  readonly env?: string
+  /** Absent: the flag is optional. */
+  readonly fallback?: string
+  readonly choices?: ReadonlyArray<string>
+  readonly help?: string
+}
+
+const logLevels = ["trace", "debug", "info", "warn", "error"] as const
+
+const flags = {
+  kubeconfig: {
+    kind: "file",
+    help: "Kubeconfig file; default: $KUBECONFIG, ~/.kube/config, then the in-cluster service account"
+  },
+  "health-probe-bind-address": {
+    kind: "text",
+    env: "HEALTH_PROBE_BIND_ADDRESS",
+    fallback: ":8081",
+    help: "Where /healthz, /readyz and /metrics are served"
+  },
+  "leader-elect": { kind: "boolean", help: "Elect a leader through a Lease so that several replicas are safe" },
+  "leader-election-id": { kind: "text", fallback: "dad03b25.vworkspace.io", help: "Name of the leader-election Lease" },
+  "pod-namespace": {
+    kind: "text",
+    env: "POD_NAMESPACE",
+    fallback: Names.defaultOperatorNamespace,
+    help: "The operator's own namespace (Lease, credentials)"
+  },
+  "cluster-id": {
+    kind: "text",
+    env: "VWORKSPACE_CLUSTER_ID",
+    help: "This cluster's id; objects labelled with another app.vworkspace.io/cluster-id are refused"
+  },
+  "namespace-selector": {
+    kind: "text",
+    env: "VWORKSPACE_NAMESPACE_SELECTOR",
+    fallback: defaultOperatorConfig.namespaceSelector.text,
+    help: "Label selector of the namespaces the operator acts in"
+  },
+  "watch-namespace": {
+    kind: "text",
+    env: "WATCH_NAMESPACE",
+    help: "Act in this namespace only (default: every namespace that passes the selector)"
+  },
+  "cluster-name": {
+    kind: "text",
+    env: "VWORKSPACE_CLUSTER_NAME",
+    help: "Reconcile only the Cluster object of this name (default: every Cluster)"
+  },
+  "max-concurrent-reconciles": { kind: "integer", fallback: "4" },
+  "resync-period-seconds": {
+    kind: "integer",
+    fallback: "600",
+    help: "Reconcile every object again this often, even without events"
+  },
+  "connectivity-mode": {
+    kind: "text",
+    env: "VWORKSPACE_CONNECTIVITY_MODE",
+    fallback: "pull",
+    help: `How intent reaches the cluster: ${ConnectivityModes.join(", ")}`
+  },
+  "agent-poll-interval-seconds": {
+    kind: "integer",
+    env: "VWORKSPACE_AGENT_POLL_INTERVAL_SECONDS",
+    fallback: "30",
+    help: "Pull: how long each long poll of GET /api/agent/jobs waits (wait=)"
+  },
+  "heartbeat-interval-seconds": {
+    kind: "integer",
+    env: "VWORKSPACE_HEARTBEAT_INTERVAL_SECONDS",
+    fallback: "30",
+    help: "How often a ClusterHeartbeat is sent and the controllers' CRDs are checked"
+  },
+  "disconnect-window-seconds": {
+    kind: "integer",
+    env: "VWORKSPACE_DISCONNECT_WINDOW_SECONDS",
+    fallback: "120",
+    help: "Disconnected=True only after this long without a successful round trip"
+  },
+  "report-events": {
+    kind: "boolean",
+    env: "VWORKSPACE_REPORT_EVENTS",
+    help: "Push and GitOps: also send status to the control plane's events endpoint (needs a registered Cluster)"
+  },
+  "gitops-url": {
+    kind: "text",
+    env: "VWORKSPACE_GITOPS_URL",
+    help: "GitOps: the Git repository Flux applies ./clusters/<cluster-id> from"
+  },
+  "gitops-branch": { kind: "text", env: "VWORKSPACE_GITOPS_BRANCH", fallback: "main" },
+  "gitops-interval-seconds": { kind: "integer", fallback: "60" },
+  "gitops-secret": {
+    kind: "text",
+    env: "VWORKSPACE_GITOPS_SECRET",
+    help: "GitOps: Secret with the Git read credential, in the GitOps namespace"
+  },
+  "gitops-namespace": {
+    kind: "text",
+    env: "VWORKSPACE_GITOPS_NAMESPACE",
+    fallback: "flux-system",
+    help: "GitOps: where the GitRepository and Kustomization live"
+  },
+  "approval-claim-secret": {
+    kind: "secret",
+    env: "VWORKSPACE_APPROVAL_CLAIM_SECRET",
+    help: "HMAC secret of vws1 approval claims (prefer the environment variable: flags show in ps)"
+  },
+  "velero-namespace": {
+    kind: "text",
+    env: "VELERO_NAMESPACE",
+    fallback: Names.defaultVeleroNamespace,
+    help: "Namespace of Velero's Backup and Restore objects"
+  },
+  "log-level": { kind: "text", env: "LOG_LEVEL", fallback: "info", choices: logLevels }
+} as const satisfies Record<string, Flag>
+
+type FlagName = keyof typeof flags
+
+const isFlagName = (name: string): name is FlagName => name in flags
+const flagEntries: ReadonlyArray<readonly [FlagName, Flag]> = Object.keys(flags)
+  .filter(isFlagName)
+  .map((name) => [name, flags[name]] as const)
+
+export const runUsage = [
+  `vworkspace-operator run [flags]`,
+  "",
+  runDescription,
+  "",
+  ...flagEntries.map(([name, f]) => {
+    const value = f.kind === "boolean" ? "" : f.choices ? ` ${f.choices.join("|")}` : f.kind === "integer" ? " <integer>" : f.kind === "file" ? " <file>" : " <text>"
+    const details = [
+      f.help,
+      f.env === undefined ? undefined : `env ${f.env}`,
+      f.fallback === undefined ? undefined : `default ${f.fallback === "" ? '""' : f.fallback}`
+    ].filter((d) => d !== undefined)
+    return `  --${name}${value}\n      ${details.join("; ")}`
+  }),
+  "  --help\n      Show this help"
+].join("\n")
+
+/** What the flags say, with environment variables and defaults applied; values still raw text. */
+interface RawFlags {
+  readonly text: (name: FlagName) => string | undefined
+  readonly set: (name: FlagName) => boolean
+}
+
+const booleanText: Readonly<Record<string, boolean>> = { true: true, yes: true, on: true, "1": true, y: true, false: false, no: false, off: false, "0": false, n: false }
+
+const readFlags = (
+  argv: ReadonlyArray<string>,
+  env: Readonly<Record<string, string | undefined>>
+): Either.Either<{ readonly raw: RawFlags; readonly help: boolean }, RunUsageError> => {
+  // `--leader-elect=false` (as the chart writes it) besides a bare `--leader-elect`.
+  const explicit = new Map<string, string>()
+  const args = argv.filter((arg) => {
+    const m = /^--([a-z-]+)=(.*)$/s.exec(arg)
+    const name = m?.[1] ?? ""
+    if (m === null || !isFlagName(name) || flags[name].kind !== "boolean") return true
+    explicit.set(name, m[2] ?? "")
+    return false
+  })
+  let parsed: ReturnType<typeof parseArgs>["values"]
+  try {
+    parsed = parseArgs({
+      args,
+      options: {
+        ...Object.fromEntries(flagEntries.map(([name, f]) => [name, { type: f.kind === "boolean" ? "boolean" : "string" }] as const)),
+        help: { type: "boolean", short: "h" }
+      },
+      strict: true,
+      allowPositionals: false
+    }).values
+  } catch (e) {
+    return Either.left(new RunUsageError({ message: e instanceof Error ? e.message : String(e) }))
+  }
+  const text = (name: FlagName): string | undefined => {
+    const f: Flag = flags[name]
+    const given = explicit.get(name) ?? parsed[name]
+    if (typeof given === "string") return given
+    if (given === true) return "true"
+    const fromEnv = f.env === undefined ? undefined : env[f.env]
+    return fromEnv ?? f.fallback
+  }
+  return Either.right({
+    raw: { text, set: (name) => explicit.has(name) || parsed[name] !== undefined },
+    help: parsed["help"] === true
+  })
+}
+
+/** The typed value of each flag, or the error naming the flag and what it takes. */
+const decoders = (raw: RawFlags) => {
+  const fail = (name: FlagName, what: string, got: string) => {
+    const f: Flag = flags[name]
+    const source = raw.set(name) || f.env === undefined ? `--${name}` : `--${name} (or ${f.env})`
+    return Either.left(new RunUsageError({ message: `${source} ${what}, got "${got}"` }))
+  }
+  return {
+    optional: (name: FlagName): Option.Option<string> => Option.fromNullable(raw.text(name)),
+    text: (name: FlagName): Either.Either<string, RunUsageError> => {
+      const value = raw.text(name) ?? ""
+      const choices: ReadonlyArray<string> | undefined = (flags[name] as Flag).choices
+      return choices === undefined || choices.includes(value) ? Either.right(value) : fail(name, `takes one of ${choices.join(", ")}`, value)
+    },
+    integer: (name: FlagName): Either.Either<number, RunUsageError> => {
+      const value = raw.text(name) ?? ""
+      const n = Number(value)
+      return /^-?\d+$/.test(value.trim()) && Number.isSafeInteger(n) ? Either.right(n) : fail(name, "takes an integer", value)
+    },
+    boolean: (name: FlagName): Either.Either<boolean, RunUsageError> => {
+      const value = raw.text(name)
+      if (value === undefined) return Either.right(false)
+      const b = booleanText[value.trim().toLowerCase()]
+      return b === undefined ? fail(name, "takes true or false", value) : Either.right(b)
+    },
+    file: (name: FlagName): Either.Either<Option.Option<string>, RunUsageError> => {
+      const value = raw.text(name)
+      if (value === undefined) return Either.right(Option.none())
+      return fs.existsSync(value) ? Either.right(Option.some(value)) : fail(name, "names a file that does not exist", value)
+    }
+  }
 }
 
 const levels = {
@@ -112,7 +255,81 @@ const levels = {
   error: LogLevel.Error
 } as const
 
-export const runCommand = Command.make("run", options, (o) =>
+const isLogLevel = (s: string): s is keyof typeof levels => s in levels
+
+/**
+ * The flags of `run` (with environment variables and defaults applied), typed, or the usage error
+ * naming the first bad one. Pure: the chart's tests parse its container arguments with it.
+ */
+export const parseRunFlags = (
+  argv: ReadonlyArray<string>,
+  env: Readonly<Record<string, string | undefined>> = {}
+): Either.Either<RunFlags, RunUsageError> =>
+  Either.flatMap(readFlags(argv, env), ({ raw, help }) => {
+    const d = decoders(raw)
+    return Either.gen(function* () {
+      const logLevel = yield* d.text("log-level")
+      return {
+        help,
+        kubeconfig: yield* d.file("kubeconfig"),
+        healthProbeBindAddress: yield* d.text("health-probe-bind-address"),
+        leaderElect: yield* d.boolean("leader-elect"),
+        leaderElectionId: yield* d.text("leader-election-id"),
+        podNamespace: yield* d.text("pod-namespace"),
+        clusterId: d.optional("cluster-id"),
+        namespaceSelector: yield* d.text("namespace-selector"),
+        watchNamespace: d.optional("watch-namespace"),
+        clusterName: d.optional("cluster-name"),
+        maxConcurrentReconciles: yield* d.integer("max-concurrent-reconciles"),
+        resyncPeriod: yield* d.integer("resync-period-seconds"),
+        connectivityMode: yield* d.text("connectivity-mode"),
+        pollInterval: yield* d.integer("agent-poll-interval-seconds"),
+        heartbeatInterval: yield* d.integer("heartbeat-interval-seconds"),
+        disconnectWindow: yield* d.integer("disconnect-window-seconds"),
+        reportEvents: yield* d.boolean("report-events"),
+        gitopsUrl: d.optional("gitops-url"),
+        gitopsBranch: yield* d.text("gitops-branch"),
+        gitopsInterval: yield* d.integer("gitops-interval-seconds"),
+        gitopsSecret: d.optional("gitops-secret"),
+        gitopsNamespace: yield* d.text("gitops-namespace"),
+        approvalClaimSecret: Option.map(d.optional("approval-claim-secret"), Redacted.make),
+        veleroNamespace: yield* d.text("velero-namespace"),
+        logLevel: isLogLevel(logLevel) ? logLevel : "info"
+      }
+    })
+  })
+
+export interface RunFlags {
+  readonly help: boolean
+  readonly kubeconfig: Option.Option<string>
+  readonly healthProbeBindAddress: string
+  readonly leaderElect: boolean
+  readonly leaderElectionId: string
+  readonly podNamespace: string
+  readonly clusterId: Option.Option<string>
+  readonly namespaceSelector: string
+  readonly watchNamespace: Option.Option<string>
+  readonly clusterName: Option.Option<string>
+  readonly maxConcurrentReconciles: number
+  /** Seconds. */
+  readonly resyncPeriod: number
+  readonly connectivityMode: string
+  readonly pollInterval: number
+  readonly heartbeatInterval: number
+  readonly disconnectWindow: number
+  readonly reportEvents: boolean
+  readonly gitopsUrl: Option.Option<string>
+  readonly gitopsBranch: string
+  readonly gitopsInterval: number
+  readonly gitopsSecret: Option.Option<string>
+  readonly gitopsNamespace: string
+  readonly approvalClaimSecret: Option.Option<Redacted.Redacted<string>>
+  readonly veleroNamespace: string
+  readonly logLevel: keyof typeof levels
+}
+
+/** The operator from parsed flags: runs until interrupted (SIGTERM). */
+const runOperator = (o: RunFlags) =>
   Effect.gen(function* () {
     const selector = parseLabelSelector(o.namespaceSelector)
     if (Either.isLeft(selector)) return yield* Effect.fail(selector.left)
@@ -162,4 +379,33 @@ export const runCommand = Command.make("run", options, (o) =>
       )
     ).pipe(Effect.provide(Layer.mergeAll(config, kube, Metrics.live)))
   }).pipe(Effect.provide(Log.layer({ level: levels[o.logLevel] })))
-).pipe(Command.withDescription("Run the operator (the default in the container image)"))
+
+/**
+ * `run` with its arguments (after the subcommand) and environment: prints help, or runs the
+ * operator; a usage error is printed with a pointer to `--help` and fails.
+ */
+export const runSubcommand = (
+  argv: ReadonlyArray<string>,
+  env: Readonly<Record<string, string | undefined>> = process.env
+): Effect.Effect<void> =>
+  Effect.gen(function* () {
+    const read = readFlags(argv, env)
+    if (Either.isRight(read) && read.right.help) return yield* Console.log(runUsage)
+    const flags = parseRunFlags(argv, env)
+    if (Either.isLeft(flags)) return yield* Effect.fail(flags.left)
+    return yield* runOperator(flags.right)
+  }).pipe(
+    // Said once, in words (runMain's own report would repeat it with a stack), and exit 1.
+    Effect.catchAll((e) =>
+      Console.error(
+        e instanceof RunUsageError
+          ? `vworkspace-operator run: ${e.message}\nSee vworkspace-operator run --help`
+          : `vworkspace-operator run: ${typeof e === "object" && e !== null && "message" in e ? String(e.message) : String(e)}`
+      ).pipe(Effect.zipRight(Effect.sync(() => process.exit(1))))
+    )
+  )
+
+/** The process entry of `vworkspace-operator run`. */
+export const runMain = (argv: ReadonlyArray<string>): void =>
+  // The operator logs JSON through its own logger; the pretty console logger would double every line.
+  NodeRuntime.runMain(runSubcommand(argv), { disablePrettyLogger: true })

@@ -67,6 +67,20 @@ export interface InformerOptions {
   readonly blindAfter?: Duration.DurationInput
 }
 
+/** The selection that keeps an informer to the object named `name` (cluster-scoped kinds by name). */
+export const namedOnly = (name: string): Pick<InformerOptions, "fieldSelector"> => ({ fieldSelector: `metadata.name=${name}` })
+
+/**
+ * What an informer of `kind` watches when the operator acts in `watchNamespace` only: that
+ * namespace for namespaced kinds, the Namespace object of that name for cluster-scoped ones.
+ * Absent: everything.
+ */
+export const scopedTo = (
+  kind: ResourceType,
+  watchNamespace: string | undefined
+): Pick<InformerOptions, "namespace" | "fieldSelector"> =>
+  kind.namespaced ? { namespace: watchNamespace } : watchNamespace ? namedOnly(watchNamespace) : {}
+
 /** Why an informer is not healthy, as `/readyz` says it. */
 export interface InformerProblem {
   readonly failed: string
@@ -206,7 +220,11 @@ export const makeInformer = (
               applyEvent(event).pipe(
                 Effect.zipRight(
                   Effect.sync(() => {
-                    events++
+                    // A watch that delivers works: readiness comes back now, not when it ends.
+                    if (events++ === 0) {
+                      trouble = undefined
+                      blindLogged = false
+                    }
                     const rv = event.object.metadata.resourceVersion
                     if (rv !== undefined && rv !== "") onVersion(rv)
                   })

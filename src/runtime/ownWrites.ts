@@ -7,7 +7,7 @@
  * The event often arrives before the write's answer, so an event for an object with a write in
  * flight waits for that write to finish before it is judged.
  */
-import { Deferred, Effect } from "effect"
+import { Deferred, Effect, FiberId } from "effect"
 import type { KubeApiService } from "../kube/KubeApi.js"
 import type { KubeObject, ResourceType } from "../kube/object.js"
 import type { EventFilter } from "./sources.js"
@@ -33,7 +33,7 @@ export const makeOwnWrites = (capacity = 10_000): OwnWrites => {
     Effect.sync(() => {
       const current = inFlight.get(object)
       if (current !== undefined) current.count++
-      else inFlight.set(object, { count: 1, settled: Deferred.unsafeMake(undefined as never) })
+      else inFlight.set(object, { count: 1, settled: Deferred.unsafeMake<void>(FiberId.none) })
     })
   const end = (object: string) =>
     Effect.suspend(() => {

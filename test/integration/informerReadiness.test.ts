@@ -1,16 +1,18 @@
 /**
  * Readiness that means something: an informer that listed but may not watch (RBAC lets it list
- * only) makes /readyz fail, naming its kind, and says so in the log.
+ * only), or whose watch keeps failing for longer than its `blindAfter` window (the API server
+ * unreachable), makes /readyz fail, naming its kind, and says so in the log.
  */
 import { expect, layer } from "@effect/vitest"
-import { Context, Effect, Layer, Logger } from "effect"
-import { makeInformer } from "../../src/kube/informer.js"
+import { Context, Duration, Effect, Layer, Logger } from "effect"
+import { type Informer, makeInformer } from "../../src/kube/informer.js"
 import { KubeApi } from "../../src/kube/KubeApi.js"
 import { KubeApiLive } from "../../src/kube/KubeApiLive.js"
 import { Resources } from "../../src/kube/resources.js"
 import { Metrics } from "../../src/observability/metrics.js"
 import { Manager } from "../../src/runtime/manager.js"
-import { adminRequest, createTestNamespace, credentialsFor } from "../support/cluster.js"
+import { adminRequest, createTestNamespace, credentialsFor, kubeconfigPath } from "../support/cluster.js"
+import { proxiedKubeConfig, proxyTo } from "../support/faultCluster.js"
 import { kubeLayer } from "../support/operator.js"
 import { waitFor } from "../support/wait.js"
 
@@ -39,6 +41,20 @@ const listOnlyUser = (namespace: string) =>
     return yield* credentialsFor(user)
   })
 
+/** Log lines, collected. */
+const collectingLogger = () => {
+  const logged: Array<string> = []
+  const logger = Logger.make(({ message }) => {
+    logged.push((Array.isArray(message) ? message : [message]).map(String).join(" "))
+  })
+  return { logged, layer: Logger.replace(Logger.defaultLogger, logger) }
+}
+
+const probeServer = (informer: Informer) =>
+  Manager.start<never>({ controllers: [], caches: [informer], healthProbe: { host: "127.0.0.1", port: 0 } }).pipe(
+    Effect.provide(Metrics.test)
+  )
+
 const readyz = (port: number) =>
   Effect.tryPromise(async () => {
     const response = await fetch(`http://127.0.0.1:${port}/readyz`)
@@ -53,19 +69,12 @@ layer(kubeLayer(), { timeout: "60 seconds", excludeTestServices: true })("inform
       const api = yield* Layer.build(KubeApiLive.fromKubeconfigFile(credentials.kubeconfigPath)).pipe(
         Effect.map(Context.get(KubeApi))
       )
-      const logged: Array<string> = []
-      const collect = Logger.make(({ message }) => {
-        logged.push((Array.isArray(message) ? message : [message]).map(String).join(" "))
-      })
+      const { logged, layer: logs } = collectingLogger()
       const informer = yield* makeInformer(Resources.ConfigMap, { namespace: ns }).pipe(
         Effect.provideService(KubeApi, api),
-        Effect.provide(Logger.replace(Logger.defaultLogger, collect))
+        Effect.provide(logs)
       )
-      const manager = yield* Manager.start<never>({
-        controllers: [],
-        caches: [informer],
-        healthProbe: { host: "127.0.0.1", port: 0 }
-      }).pipe(Effect.provide(Metrics.test))
+      const manager = yield* probeServer(informer)
 
       yield* informer.synced
       const probe = yield* waitFor(
@@ -74,5 +83,43 @@ layer(kubeLayer(), { timeout: "60 seconds", excludeTestServices: true })("inform
       )
       expect(probe.body).toMatch(/\[-\]cache-sync\/configmaps failed: watch failing for .*: Forbidden/)
       expect(logged.some((l) => l.includes("informer configmaps: cannot watch ConfigMap (Forbidden"))).toBe(true)
+    }))
+
+  it.scoped("an informer whose watch keeps failing for longer than blindAfter fails /readyz, naming its kind, and recovers", () =>
+    Effect.gen(function* () {
+      const ns = yield* createTestNamespace("unreachable")
+      // The informer reaches the API server through a proxy that can refuse every connection.
+      const proxy = yield* proxyTo(kubeconfigPath())
+      const kc = yield* proxiedKubeConfig(kubeconfigPath(), proxy.port)
+      const api = yield* Layer.build(KubeApiLive.layer(kc)).pipe(Effect.map(Context.get(KubeApi)))
+      const { logged, layer: logs } = collectingLogger()
+      const informer = yield* makeInformer(Resources.ConfigMap, {
+        namespace: ns,
+        blindAfter: Duration.seconds(2),
+        backoff: { initial: Duration.millis(100), max: Duration.millis(500) }
+      }).pipe(Effect.provideService(KubeApi, api), Effect.provide(logs))
+      const manager = yield* probeServer(informer)
+      yield* informer.synced
+      yield* waitFor("/readyz to pass while the watch works", Effect.map(readyz(manager.health.port), (r) => (r.status === 200 ? r : undefined)))
+
+      // The API server becomes unreachable: the open watch is cut and every reconnect refused.
+      yield* proxy.setRefusing(true)
+      yield* proxy.killAll
+      const probe = yield* waitFor(
+        "/readyz to fail",
+        Effect.map(readyz(manager.health.port), (r) => (r.status === 503 ? r : undefined))
+      )
+      expect(probe.body).toMatch(/\[-\]cache-sync\/configmaps failed: watch failing for .*: Transport/)
+      // Logged at the first failure after the window (the probe may ask in between).
+      yield* waitFor(
+        "the log line",
+        Effect.sync(() => logged.find((l) => l.includes("informer configmaps: cannot watch ConfigMap (Transport")))
+      )
+
+      // Reachable again: the watch resumes, and once it delivers (here: a new ConfigMap; on a quiet
+      // kind, the next bookmark) readiness comes back by itself.
+      yield* proxy.setRefusing(false)
+      yield* create(`/api/v1/namespaces/${ns}/configmaps`, { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "back" } })
+      yield* waitFor("/readyz to pass again", Effect.map(readyz(manager.health.port), (r) => (r.status === 200 ? r : undefined)))
     }))
 })

@@ -5,11 +5,9 @@
  */
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { CliConfig, CommandDescriptor } from "@effect/cli"
-import { NodeContext } from "@effect/platform-node"
-import { Effect } from "effect"
+import { Either } from "effect"
 import { describe, expect, it } from "vitest"
-import { runCommand } from "../../src/cli/run.js"
+import { parseRunFlags } from "../../src/cli/run.js"
 import { defaultAllowedKinds } from "../../src/connectivity/pull/allowList.js"
 import { chartRbacTemplate, chartRbacTemplatePath, policyRules, pullAgentRules, rbacObjects } from "../../src/rbac.js"
 import {
@@ -53,10 +51,10 @@ const renderedRbac = (objects: ReadonlyArray<Obj>) =>
   objects.filter((o) => rbacKinds.has(String(o["kind"]))).map(withoutLabels)
 
 /** Parses container args with the real `run` command, as the image's entrypoint would. */
-const parseRunArgs = (args: ReadonlyArray<string>) =>
-  Effect.runPromise(
-    CommandDescriptor.parse(runCommand.descriptor, args, CliConfig.defaultConfig).pipe(Effect.provide(NodeContext.layer))
-  )
+const parseRunArgs = async (args: ReadonlyArray<string>) => {
+  expect(args[0]).toBe("run")
+  return Either.getOrThrowWith(parseRunFlags(args.slice(1), {}), (e) => new Error(e.message))
+}
 
 describe("Chart.yaml and values.yaml", () => {
   it("identifies the chart and its Kubernetes floor; appVersion is the package version", () => {
@@ -166,18 +164,14 @@ describe("rendered with default values", () => {
     expect(args[0]).toBe("run")
     const parsed = await parseRunArgs(args)
     expect(parsed).toMatchObject({
-      _tag: "UserDefined",
-      leftover: [],
-      value: {
-        leaderElect: true,
-        leaderElectionId: "dad03b25.vworkspace.io",
-        healthProbeBindAddress: ":8081",
-        namespaceSelector: "managed-by=vworkspace",
-        maxConcurrentReconciles: 4,
-        resyncPeriod: 600,
-        logLevel: "info",
-        veleroNamespace: "velero"
-      }
+      leaderElect: true,
+      leaderElectionId: "dad03b25.vworkspace.io",
+      healthProbeBindAddress: ":8081",
+      namespaceSelector: "managed-by=vworkspace",
+      maxConcurrentReconciles: 4,
+      resyncPeriod: 600,
+      logLevel: "info",
+      veleroNamespace: "velero"
     })
     expect(args.some((a) => a.startsWith("--watch-namespace") || a.startsWith("--cluster-id"))).toBe(false)
   })
@@ -255,7 +249,7 @@ describe("rendered with overrides", () => {
       expect.arrayContaining(policyRules(pullAgentRules(defaultAllowedKinds, false), { leaderElectionId: "dad03b25.vworkspace.io" }))
     )
     const parsed = await parseRunArgs(arr(manager(objects)["args"]).map(String))
-    expect(parsed).toMatchObject({ leftover: [], value: { logLevel: "debug" } })
+    expect(parsed).toMatchObject({ logLevel: "debug" })
     expect(JSON.stringify(parsed)).toContain('"watchNamespace":{"_id":"Option","_tag":"Some","value":"apps"}')
     expect(JSON.stringify(parsed)).toContain('"clusterId":{"_id":"Option","_tag":"Some","value":"eu-1"}')
   })
@@ -265,10 +259,7 @@ describe("rendered with overrides", () => {
     const names = (kind: string) => ofKind(objects, kind).map((o) => rec(o["metadata"])["name"])
     expect(names("Role")).toEqual([`${fullname}-connectivity`])
     expect(names("RoleBinding")).toEqual([`${fullname}-connectivity`])
-    expect(await parseRunArgs(arr(manager(objects)["args"]).map(String))).toMatchObject({
-      leftover: [],
-      value: { leaderElect: false }
-    })
+    expect(await parseRunArgs(arr(manager(objects)["args"]).map(String))).toMatchObject({ leaderElect: false })
   })
 
   it("connectivity: the mode and its settings reach the run command; an unknown mode is refused", async () => {
@@ -278,8 +269,11 @@ describe("rendered with overrides", () => {
     })
     const parsed = await parseRunArgs(arr(manager(gitops.objects)["args"]).map(String))
     expect(parsed).toMatchObject({
-      leftover: [],
-      value: { connectivityMode: "gitops", reportEvents: true, gitopsBranch: "main", gitopsInterval: 60, gitopsNamespace: "flux-system" }
+      connectivityMode: "gitops",
+      reportEvents: true,
+      gitopsBranch: "main",
+      gitopsInterval: 60,
+      gitopsNamespace: "flux-system"
     })
     expect(JSON.stringify(parsed)).toContain('"gitopsSecret":{"_id":"Option","_tag":"Some","value":"git-read"}')
     expect(() => render({ connectivity: { mode: "carrier-pigeon" } })).toThrow(/use pull, push or gitops/)
