@@ -11,6 +11,8 @@ import { KubeApiLive } from "../kube/KubeApiLive.js"
 import { parseLabelSelector } from "../kube/labelSelector.js"
 import * as Log from "../observability/logger.js"
 import { Metrics } from "../observability/metrics.js"
+import { tracingLayer } from "../observability/tracing.js"
+import { operatorVersion } from "../observability/version.js"
 import { startOperator } from "../operator.js"
 import { parseBindAddress } from "../runtime/health.js"
 
@@ -26,7 +28,18 @@ const options = {
     Options.optional
   ),
   healthProbeBindAddress: textFlag("health-probe-bind-address", "HEALTH_PROBE_BIND_ADDRESS", ":8081").pipe(
-    Options.withDescription("Where /healthz, /readyz and /metrics are served")
+    Options.withDescription("Where /healthz and /readyz are served")
+  ),
+  metricsBindAddress: textFlag("metrics-bind-address", "METRICS_BIND_ADDRESS", ":8443").pipe(
+    Options.withDescription('Where /metrics is served; "0" turns it off')
+  ),
+  metricsSecure: Options.choice("metrics-secure", ["true", "false"]).pipe(
+    Options.withFallbackConfig(Config.literal("true", "false")("METRICS_SECURE")),
+    Options.withDefault("true" as const),
+    Options.withDescription("HTTPS with TokenReview and SubjectAccessReview (get /metrics); false serves plain HTTP")
+  ),
+  tracingEndpoint: optionalTextFlag("tracing-endpoint", "TRACING_ENDPOINT").pipe(
+    Options.withDescription("OTLP/HTTP base URL to send traces to (one span per reconcile and per Pull job); empty: off")
   ),
   leaderElect: Options.boolean("leader-elect").pipe(
     Options.withDescription("Elect a leader through a Lease so that several replicas are safe")
@@ -114,6 +127,7 @@ export const runCommand = Command.make("run", options, (o) =>
     const selector = parseLabelSelector(o.namespaceSelector)
     if (Either.isLeft(selector)) return yield* Effect.fail(selector.left)
     const healthProbe = yield* parseBindAddress(o.healthProbeBindAddress)
+    const metricsAddress = o.metricsBindAddress.trim() === "0" ? undefined : yield* parseBindAddress(o.metricsBindAddress)
     const mode = parseConnectivityMode(o.connectivityMode)
     if (Either.isLeft(mode)) return yield* Effect.fail(mode.left)
     const config = Layer.succeed(OperatorConfig, {
@@ -151,11 +165,23 @@ export const runCommand = Command.make("run", options, (o) =>
       Effect.flatMap(
         startOperator({
           healthProbe,
+          ...(metricsAddress === undefined ? {} : { metrics: { address: metricsAddress, secure: o.metricsSecure === "true" } }),
           watchNamespace: Option.getOrUndefined(o.watchNamespace),
           leaderElection: o.leaderElect ? { leaseName: o.leaderElectionId, namespace: o.podNamespace } : undefined
         }),
         (manager) => manager.wait
       )
-    ).pipe(Effect.provide(Layer.mergeAll(config, kube, Metrics.live)))
-  }).pipe(Effect.provide(Log.layer({ level: levels[o.logLevel] })))
+    ).pipe(
+      Effect.provide(Layer.mergeAll(config, kube, Metrics.live)),
+      Effect.provide(
+        Option.match(Option.filter(o.tracingEndpoint, (e) => e.trim() !== ""), {
+          onNone: () => Layer.empty,
+          onSome: (endpoint) => tracingLayer({ endpoint: endpoint.trim(), serviceVersion: operatorVersion })
+        })
+      )
+    )
+  }).pipe(
+    Effect.annotateLogs({ operator_version: operatorVersion, cluster_id: Option.getOrElse(o.clusterId, () => "") }),
+    Effect.provide(Log.layer({ level: levels[o.logLevel] }))
+  )
 ).pipe(Command.withDescription("Run the operator (the default in the container image)"))
