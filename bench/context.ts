@@ -67,7 +67,7 @@ const operatorKubeApi = (ctx: BenchContext, log: WriteLog, stubEvents: boolean):
 
 /**
  * Runs `body` while the real operator program runs in this process against `namespace`, with
- * every write it issues counted in `log`. `body` gets the port of the operator's probe server.
+ * every write it issues counted in `log`. `body` gets the port of the operator's (plain HTTP) /metrics.
  * The operator stops when `body` ends; a failing operator fails the run.
  */
 export const withInProcessOperator = <A, E>(
@@ -83,13 +83,17 @@ export const withInProcessOperator = <A, E>(
 ): Effect.Effect<A, E | BenchError> =>
   Effect.scoped(
     Effect.gen(function* () {
-      const manager = yield* startOperator({ healthProbe: { host: "127.0.0.1", port: 0 }, watchNamespace: options.namespace }).pipe(
+      const manager = yield* startOperator({
+        healthProbe: { host: "127.0.0.1", port: 0 },
+        metrics: { address: { host: "127.0.0.1", port: 0 }, secure: false },
+        watchNamespace: options.namespace
+      }).pipe(
         Effect.mapError((e) => new BenchError({ message: `operator did not start: ${describeError(e)}` }))
       )
       const failed = manager.wait.pipe(
         Effect.mapError((e) => new BenchError({ message: `operator stopped: ${describeError(e)}` }))
       )
-      return yield* Effect.raceFirst(body(manager.health.port), failed)
+      return yield* Effect.raceFirst(body(manager.metrics?.port ?? 0), failed)
     })
   ).pipe(
     Effect.provide(

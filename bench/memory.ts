@@ -60,7 +60,7 @@ const sample = (op: OperatorProcess, size: number, note: string): Effect.Effect<
       if (i > 0) yield* Effect.sleep(Duration.seconds(1))
       yield* op.alive
       const m = yield* readMemory(op.pid)
-      const p = yield* readProgress(op.port)
+      const p = yield* readProgress(op.metricsPort)
       rss.push(m.rssBytes)
       peak = m.peakRssBytes
       if (p.heapUsedBytes !== undefined) heap.push(p.heapUsedBytes)
@@ -118,11 +118,11 @@ const freshProcess = (
         Effect.zipRight(op.alive, Effect.map(probeGet(op.port, "/readyz"), (r) => (r.status === 200 ? r : undefined))),
         { interval: Duration.millis(50), timeout: Duration.minutes(3) }
       )
-      const pass = yield* pollUntil("the first pass", Effect.zipRight(op.alive, passDone(op.port, size)), {
+      const pass = yield* pollUntil("the first pass", Effect.zipRight(op.alive, passDone(op.metricsPort, size)), {
         interval: Duration.millis(200),
         timeout: maxWait
       })
-      yield* waitSettled(op.port, size)
+      yield* waitSettled(op.metricsPort, size)
       return yield* sample(
         op,
         size,

@@ -48,8 +48,10 @@ export const compiledOperator: Effect.Effect<string, BenchError> = Effect.suspen
 
 export interface OperatorProcess {
   readonly pid: number
-  /** Port of its probe server (/healthz, /readyz, /metrics). */
+  /** Port of its probe server (/healthz, /readyz). */
   readonly port: number
+  /** Port of its plain-HTTP /metrics. */
+  readonly metricsPort: number
   /** `now()` right after spawn. */
   readonly spawnedAt: number
   /** Fails with the log tail once the process has exited. */
@@ -80,6 +82,7 @@ export const spawnOperator = (
     const main = yield* compiledOperator
     const port = yield* freePort.pipe(Effect.mapError((e) => new BenchError({ message: `no free port: ${e.message}` })))
     const auth = options.auth ?? kubeconfigAuth
+    const metricsPort = yield* freePort.pipe(Effect.mapError((e) => new BenchError({ message: `no free port: ${e.message}` })))
     const args = [
       ...nodeFlags(ctx),
       main,
@@ -89,6 +92,9 @@ export const spawnOperator = (
       options.namespace,
       "--health-probe-bind-address",
       `127.0.0.1:${port}`,
+      "--metrics-bind-address",
+      `127.0.0.1:${metricsPort}`,
+      "--metrics-secure=false",
       "--max-concurrent-reconciles",
       String(ctx.options.workers),
       "--resync-period-seconds",
@@ -130,6 +136,7 @@ export const spawnOperator = (
     return {
       pid,
       port,
+      metricsPort,
       spawnedAt,
       logTail: () => output.split("\n").slice(-20).join("\n"),
       alive: Effect.suspend(() =>

@@ -29,7 +29,7 @@ export const startupBench = (ctx: BenchContext): Effect.Effect<void, BenchError>
         Effect.zipRight(op.alive, Effect.map(probeGet(op.port, "/readyz"), (r) => (r.status === 200 ? r : undefined))),
         fast
       )
-      const pass = yield* pollUntil("the first pass to finish", Effect.zipRight(op.alive, passDone(op.port, n)), {
+      const pass = yield* pollUntil("the first pass to finish", Effect.zipRight(op.alive, passDone(op.metricsPort, n)), {
         interval: Duration.millis(100),
         timeout: maxWait
       })

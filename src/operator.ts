@@ -14,8 +14,11 @@ import { objectKey, type ResourceType } from "./kube/object.js"
 import { builtinEnginesLayer } from "./engines/builtin.js"
 import { EngineRegistry } from "./engines/engine.js"
 import { Resources } from "./kube/resources.js"
+import { auditToEventsLive } from "./observability/audit.js"
 import { eventRecorderLive } from "./observability/events.js"
 import { Metrics } from "./observability/metrics.js"
+import { type MetricsServer, type MetricsServerOptions, serveMetrics } from "./observability/metricsServer.js"
+import { matchesLabels } from "./kube/labelSelector.js"
 import { reconcileApplicationInstance } from "./reconcilers/applicationInstance.js"
 import { applicationInstanceInformers, applicationInstanceSources } from "./reconcilers/applicationInstanceSources.js"
 import { ObjectLookup } from "./reconcilers/objectLookup.js"
@@ -47,6 +50,13 @@ export interface OperatorOptions {
   readonly clusterName?: string
   /** The Operation engines, each registered in the EngineRegistry it provides. Default: the built-in ones. */
   readonly engines?: Layer.Layer<EngineRegistry>
+  /** Where `/metrics` is served (`--metrics-bind-address`, `--metrics-secure`). Absent: not served. */
+  readonly metrics?: MetricsServerOptions
+}
+
+export interface RunningOperator extends RunningManager {
+  /** The `/metrics` listener, when one was asked for. */
+  readonly metrics?: MetricsServer
 }
 
 const lookupFrom = (informers: ReadonlyMap<ResourceType, Informer>) => {
@@ -64,7 +74,7 @@ const lookupFrom = (informers: ReadonlyMap<ResourceType, Informer>) => {
 
 export const startOperator = (
   options: OperatorOptions
-): Effect.Effect<RunningManager, unknown, KubeApi | Metrics | OperatorConfig | Scope.Scope> =>
+): Effect.Effect<RunningOperator, unknown, KubeApi | Metrics | OperatorConfig | Scope.Scope> =>
   Effect.gen(function* () {
     const config = yield* OperatorConfig
     const metrics = yield* Metrics
@@ -90,7 +100,9 @@ export const startOperator = (
       )
     }
     const ai = informers.get(Resources.ApplicationInstance)!
-    const context = yield* Layer.build(Layer.mergeAll(lookupFrom(informers), kindAvailabilityFrom(informers), eventRecorderLive))
+    const context = yield* Layer.build(
+      Layer.mergeAll(lookupFrom(informers), kindAvailabilityFrom(informers), auditToEventsLive.pipe(Layer.provideMerge(eventRecorderLive)))
+    )
     const operationContext = Context.merge(Context.merge(context, engines), yield* Layer.build(WrittenPhases.live))
     // The reconciler's own writes do not wake it again; everyone else's do.
     const ownWrites = makeOwnWrites()
@@ -138,11 +150,28 @@ export const startOperator = (
       ]
     })
 
-    return yield* Manager.start({
+    // vworkspace_operator_managed_namespaces: recounted whenever a namespace changes.
+    const namespaces = informers.get(Resources.Namespace)!
+    yield* Effect.forkScoped(
+      Stream.runForEach(eventsOf(namespaces), () =>
+        Effect.map(namespaces.cache.list(), (all) =>
+          metrics.managedNamespaces(all.filter((ns) => matchesLabels(config.namespaceSelector, ns.metadata.labels)).length)
+        )
+      )
+    )
+    const metricsServer = options.metrics === undefined ? undefined : yield* serveMetrics(options.metrics)
+    if (metricsServer !== undefined) {
+      yield* Effect.logInfo("Serving metrics server").pipe(
+        Effect.annotateLogs({ port: metricsServer.port, secure: metricsServer.secure })
+      )
+    }
+
+    const manager = yield* Manager.start({
       controllers: [applicationInstances, operationController, ...connectivity.controllers],
       leaderRunnables: connectivity.leaderRunnables,
       caches: [...informers.values(), ...connectivity.caches],
       healthProbe: options.healthProbe,
       leaderElection: options.leaderElection
     })
+    return metricsServer === undefined ? manager : { ...manager, metrics: metricsServer }
   })

@@ -15,6 +15,8 @@ import { KubeApiLive } from "../kube/KubeApiLive.js"
 import { parseLabelSelector } from "../kube/labelSelector.js"
 import * as Log from "../observability/logger.js"
 import { Metrics } from "../observability/metrics.js"
+import { tracingLayer } from "../observability/tracing.js"
+import { operatorVersion } from "../observability/version.js"
 import { startOperator } from "../operator.js"
 import { parseBindAddress } from "../runtime/health.js"
 
@@ -43,7 +45,25 @@ const flags = {
     kind: "text",
     env: "HEALTH_PROBE_BIND_ADDRESS",
     fallback: ":8081",
-    help: "Where /healthz, /readyz and /metrics are served"
+    help: "Where /healthz and /readyz are served"
+  },
+  "metrics-bind-address": {
+    kind: "text",
+    env: "METRICS_BIND_ADDRESS",
+    fallback: ":8443",
+    help: 'Where /metrics is served; "0" turns it off'
+  },
+  "metrics-secure": {
+    kind: "text",
+    env: "METRICS_SECURE",
+    fallback: "true",
+    choices: ["true", "false"],
+    help: "HTTPS with TokenReview and SubjectAccessReview (get /metrics); false serves plain HTTP"
+  },
+  "tracing-endpoint": {
+    kind: "text",
+    env: "TRACING_ENDPOINT",
+    help: "OTLP/HTTP base URL to send traces to (one span per reconcile and per Pull job); empty: off"
   },
   "leader-elect": { kind: "boolean", help: "Elect a leader through a Lease so that several replicas are safe" },
   "leader-election-id": { kind: "text", fallback: "dad03b25.vworkspace.io", help: "Name of the leader-election Lease" },
@@ -273,6 +293,9 @@ export const parseRunFlags = (
         help,
         kubeconfig: yield* d.file("kubeconfig"),
         healthProbeBindAddress: yield* d.text("health-probe-bind-address"),
+        metricsBindAddress: yield* d.text("metrics-bind-address"),
+        metricsSecure: (yield* d.text("metrics-secure")) === "true",
+        tracingEndpoint: Option.filter(Option.map(d.optional("tracing-endpoint"), (e) => e.trim()), (e) => e !== ""),
         leaderElect: yield* d.boolean("leader-elect"),
         leaderElectionId: yield* d.text("leader-election-id"),
         podNamespace: yield* d.text("pod-namespace"),
@@ -303,6 +326,9 @@ export interface RunFlags {
   readonly help: boolean
   readonly kubeconfig: Option.Option<string>
   readonly healthProbeBindAddress: string
+  readonly metricsBindAddress: string
+  readonly metricsSecure: boolean
+  readonly tracingEndpoint: Option.Option<string>
   readonly leaderElect: boolean
   readonly leaderElectionId: string
   readonly podNamespace: string
@@ -334,6 +360,7 @@ const runOperator = (o: RunFlags) =>
     const selector = parseLabelSelector(o.namespaceSelector)
     if (Either.isLeft(selector)) return yield* Effect.fail(selector.left)
     const healthProbe = yield* parseBindAddress(o.healthProbeBindAddress)
+    const metricsAddress = o.metricsBindAddress.trim() === "0" ? undefined : yield* parseBindAddress(o.metricsBindAddress)
     const mode = parseConnectivityMode(o.connectivityMode)
     if (Either.isLeft(mode)) return yield* Effect.fail(mode.left)
     const config = Layer.succeed(OperatorConfig, {
@@ -371,14 +398,26 @@ const runOperator = (o: RunFlags) =>
       Effect.flatMap(
         startOperator({
           healthProbe,
+          ...(metricsAddress === undefined ? {} : { metrics: { address: metricsAddress, secure: o.metricsSecure } }),
           watchNamespace: Option.getOrUndefined(o.watchNamespace),
           clusterName: Option.getOrUndefined(o.clusterName),
           leaderElection: o.leaderElect ? { leaseName: o.leaderElectionId, namespace: o.podNamespace } : undefined
         }),
         (manager) => manager.wait
       )
-    ).pipe(Effect.provide(Layer.mergeAll(config, kube, Metrics.live)))
-  }).pipe(Effect.provide(Log.layer({ level: levels[o.logLevel] })))
+    ).pipe(
+      Effect.provide(Layer.mergeAll(config, kube, Metrics.live)),
+      Effect.provide(
+        Option.match(o.tracingEndpoint, {
+          onNone: () => Layer.empty,
+          onSome: (endpoint) => tracingLayer({ endpoint, serviceVersion: operatorVersion })
+        })
+      )
+    )
+  }).pipe(
+    Effect.annotateLogs({ operator_version: operatorVersion, cluster_id: Option.getOrElse(o.clusterId, () => "") }),
+    Effect.provide(Log.layer({ level: levels[o.logLevel] }))
+  )
 
 /**
  * `run` with its arguments (after the subcommand) and environment: prints help, or runs the

@@ -6,13 +6,14 @@
  */
 import { Context, DateTime, Effect, Layer, Option, Schema, SubscriptionRef } from "effect"
 import { createHash } from "node:crypto"
-import { CredentialKeys, FieldManagers, Labels, ManagedBy, Names } from "../api/wellKnown.js"
+import { ApiVersions, CredentialKeys, FieldManagers, Labels, ManagedBy, Names } from "../api/wellKnown.js"
 import type { KubeError } from "../kube/errors.js"
 import type { Informer } from "../kube/informer.js"
 import { KubeApi } from "../kube/KubeApi.js"
 import type { KubeObject, OwnerReference } from "../kube/object.js"
 import { Resources } from "../kube/resources.js"
 import { withKubeRetry } from "../kube/retry.js"
+import { Audit } from "../observability/audit.js"
 import {
   AgentCredentials,
   type AgentCredentialsService,
@@ -167,6 +168,7 @@ export const credentialRotationLive = Layer.effect(
     const store = yield* CredentialStore
     const credentials = yield* AgentCredentials
     const sink = yield* StatusSink
+    const audit = yield* Effect.serviceOption(Audit)
     return {
       persist: (rotated) =>
         Effect.gen(function* () {
@@ -181,8 +183,18 @@ export const credentialRotationLive = Layer.effect(
           )
           const owner = yield* store.ownerName
           const now = new Date(DateTime.toEpochMillis(yield* DateTime.now))
-          yield* sink.publish([credentialRotatedEvent({ name: Option.getOrElse(owner, () => current.clusterId) }, now)])
-          yield* Effect.logInfo("bootstrap credential rotated")
+          const clusterName = Option.getOrElse(owner, () => current.clusterId)
+          yield* sink.publish([credentialRotatedEvent({ name: clusterName }, now)])
+          // Audit log line and Event; the CredentialRotated event to the control plane is the one just published.
+          yield* Option.match(audit, {
+            onNone: () => Effect.logInfo("bootstrap credential rotated"),
+            onSome: (a) =>
+              a.record({
+                action: "CredentialRotated",
+                object: { apiVersion: ApiVersions.Cluster, kind: "Cluster", metadata: { name: clusterName } },
+                message: "Bootstrap credential rotated successfully"
+              })
+          })
         })
     }
   })

@@ -10,7 +10,9 @@ import { makeInformer } from "../kube/informer.js"
 import { KubeApi } from "../kube/KubeApi.js"
 import type { ResourceType } from "../kube/object.js"
 import { Resources } from "../kube/resources.js"
+import { Audit } from "../observability/audit.js"
 import type { EventRecorder } from "../observability/events.js"
+import { connectivityStateOf } from "../observability/connectivityState.js"
 import { Metrics } from "../observability/metrics.js"
 import { makeClusterReconciler } from "../reconcilers/cluster.js"
 import type { ObjectLookup } from "../reconcilers/objectLookup.js"
@@ -35,7 +37,7 @@ export interface ConnectivityOptions {
   /** The operator's informers by kind (what `ObjectLookup` reads): the Cluster informer joins them. */
   readonly informers: Map<ResourceType, Informer>
   /** Cache reads and Events for the Cluster reconciler. */
-  readonly context: Context.Context<ObjectLookup | EventRecorder>
+  readonly context: Context.Context<ObjectLookup | EventRecorder | Audit>
 }
 
 export const startConnectivity = (options: ConnectivityOptions) =>
@@ -75,7 +77,9 @@ export const startConnectivity = (options: ConnectivityOptions) =>
     const withSink = Context.add(base, StatusSink, sink)
     const connectivity = Context.merge(
       withSink,
-      yield* Layer.build(credentialRotationLive.pipe(Layer.provide(Layer.succeedContext(withSink))))
+      yield* Layer.build(
+        credentialRotationLive.pipe(Layer.provide(Layer.succeedContext(Context.add(withSink, Audit, Context.get(options.context, Audit)))))
+      )
     )
     const pullAgent = runPullAgent({
       namespace: config.podNamespace,
@@ -95,6 +99,7 @@ export const startConnectivity = (options: ConnectivityOptions) =>
       .run([...options.reported, clusters])
       .pipe(Effect.provide(connectivity), Effect.provideService(KubeApi, kube))
     const clusterServices = Context.add(connectivity, IntentSource, intent)
+    if (events) yield* trackConnectivityMetrics(config, connection, credentials, credentialSecret, secretRef)
 
     const allClusters = Stream.fromIterableEffect(clusters.cache.list()).pipe(Stream.map((o) => o.metadata.name ?? ""))
     const reconcileCluster = yield* makeClusterReconciler({
@@ -127,3 +132,38 @@ export const startConnectivity = (options: ConnectivityOptions) =>
     }
   })
 
+
+/**
+ * `vworkspace_operator_connectivity_state{mode}` (read at scrape time from the latest connection
+ * snapshot) and `vworkspace_operator_credential_age_seconds` (from the credentials Secret's
+ * creation, or from the moment this process saw a rotated token).
+ */
+const trackConnectivityMetrics = (
+  config: OperatorConfig["Type"],
+  connection: ConnectionState["Type"],
+  credentials: AgentCredentials["Type"],
+  credentialSecret: Informer,
+  secretRef: { readonly namespace: string; readonly name: string }
+) =>
+  Effect.gen(function* () {
+    const metrics = yield* Metrics
+    let snapshot = yield* connection.get
+    metrics.connectivity.state(config.connectivity.mode, () =>
+      connectivityStateOf(snapshot, Date.now(), config.connectivity.disconnectWindow)
+    )
+    yield* Effect.forkScoped(Stream.runForEach(connection.changes, (s) => Effect.sync(() => (snapshot = s))))
+    let first = true
+    yield* Effect.forkScoped(
+      Stream.runForEach(
+        credentials.changes.pipe(Stream.changesWith((a, b) => Option.getOrUndefined(a)?.token === Option.getOrUndefined(b)?.token)),
+        (current) =>
+          Effect.gen(function* () {
+            const secret = yield* credentialSecret.cache.get(`${secretRef.namespace}/${secretRef.name}`)
+            const created = Date.parse(Option.getOrUndefined(secret)?.metadata.creationTimestamp ?? "")
+            const issuedAt = Option.isNone(current) ? undefined : first && Number.isFinite(created) ? created : Date.now()
+            first = false
+            metrics.connectivity.credentialIssuedAt(issuedAt)
+          })
+      )
+    )
+  })

@@ -4,7 +4,7 @@
  * Event on the object it concerns; the live Layer also forwards the kinds the agent protocol
  * defines to the control plane. Recording never fails the caller.
  */
-import { Context, Effect, Layer } from "effect"
+import { Context, Effect, Layer, Option } from "effect"
 import type { KubeObject } from "../kube/object.js"
 import { EventRecorder } from "./events.js"
 
@@ -53,3 +53,7 @@ export const auditToEventsLive = Layer.effect(
       )
   }))
 )
+
+/** Records `entry` when an Audit service is provided (components that tests run bare skip it). */
+export const recordAudit = (entry: AuditEntry): Effect.Effect<void> =>
+  Effect.flatMap(Effect.serviceOption(Audit), Option.match({ onNone: () => Effect.void, onSome: (audit) => audit.record(entry) }))

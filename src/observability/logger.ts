@@ -57,6 +57,14 @@ export const redactString = (text: string): string =>
  */
 export const redact = (value: unknown): unknown => redactValue(value, new WeakSet(), 0)
 
+const secretPayloadKeys = new Set(["data", "stringData"])
+
+/** Keeps the key names of a Secret's payload (useful when debugging), never the values. */
+const redactEntries = (payload: unknown): unknown =>
+  typeof payload === "object" && payload !== null && !Array.isArray(payload)
+    ? Object.fromEntries(Object.keys(payload).map((k) => [k, REDACTED]))
+    : REDACTED
+
 const redactValue = (value: unknown, seen: WeakSet<object>, depth: number): unknown => {
   if (typeof value === "string") return redactString(value)
   if (typeof value === "bigint") return value.toString()
@@ -72,9 +80,11 @@ const redactValue = (value: unknown, seen: WeakSet<object>, depth: number): unkn
     }
   }
   if (Array.isArray(value)) return value.map((v) => redactValue(v, seen, depth + 1))
+  // A Secret's values are secret whatever their keys are called (`tls.key`, `config.json`, ...).
+  const secret = "kind" in value && value.kind === "Secret"
   const out: Record<string, unknown> = {}
   for (const [k, v] of Object.entries(value)) {
-    out[k] = isSensitiveKey(k) ? REDACTED : redactValue(v, seen, depth + 1)
+    out[k] = isSensitiveKey(k) ? REDACTED : secret && secretPayloadKeys.has(k) ? redactEntries(v) : redactValue(v, seen, depth + 1)
   }
   return out
 }

@@ -30,7 +30,9 @@ import {
 import type { OperationTemplate } from "../engines/templates/index.js"
 import { isTransient } from "../kube/errors.js"
 import { Resources } from "../kube/resources.js"
+import { recordAudit } from "../observability/audit.js"
 import { EventRecorder, type EventType } from "../observability/events.js"
+import { observe } from "../observability/metrics.js"
 import { ReconcileResult, TerminalError } from "../runtime/controller.js"
 import { approvalBlockReason } from "../validation/approvalClaim.js"
 import {
@@ -178,8 +180,14 @@ const finish = (
       ],
       event: { type: phase === "Failed" ? "Warning" : "Normal", reason: outcome.reason, message: outcome.message }
     })
+    if (op.status?.phase !== phase) {
+      yield* observe((m) => m.operationFinished({ type: op.spec.type, engine: op.spec.engine, result: operationResults[phase] }))
+      if (phase === "Cancelled") yield* recordAudit({ action: "OperationCancelled", object: op, message: outcome.message })
+    }
     return done
   })
+
+const operationResults = { Succeeded: "succeeded", Failed: "failed", Cancelled: "cancelled" } as const
 
 // ---------------------------------------------------------------------------------------------
 // Before the start
@@ -224,7 +232,15 @@ const admit = (op: Op) =>
       subject: { namespace, name: op.metadata.name ?? "" },
       nowSeconds: Math.floor(now.getTime() / 1000)
     })
-    if (approval !== undefined) return yield* block(op, R.AwaitingApproval, approvalHint(approval))
+    if (approval !== undefined) {
+      const message = approvalHint(approval)
+      // A claim that does not verify is a decision worth auditing (once per message); no claim yet is just waiting.
+      const blocked = op.status?.conditions?.find((c) => c.type === T.Blocked && c.status === "True")
+      if ((op.spec.approvals?.claim ?? "") !== "" && blocked?.message !== message) {
+        yield* recordAudit({ action: "ApprovalRejected", object: op, message })
+      }
+      return yield* block(op, R.AwaitingApproval, message)
+    }
 
     if (canBeBlocked(op.spec.type)) {
       const others = yield* lookup.list(OpType, namespace)
@@ -273,6 +289,9 @@ const materialize = (op: Op, template: OperationTemplate, engine: OperationEngin
       ],
       event: { type: "Normal", reason: R.EngineStarted, message: `started ${describe(workload)}` }
     })
+    if (template.requiresApproval || op.spec.approvals?.required === true) {
+      yield* recordAudit({ action: "ApprovalGranted", object: op, message: `approval claim verified; started ${describe(workload)}` })
+    }
     // The child's informer reports progress; only the deadline needs a timer.
     const timeout = timeoutOf(input.parameters)
     return timeout === undefined ? done : ReconcileResult.requeueAfter(Duration.seconds(timeout))

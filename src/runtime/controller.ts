@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto"
 import { Cause, Clock, Data, Duration, Effect, Exit, Option, Stream } from "effect"
 import { Metrics, type ControllerMetrics, type ReconcileResultLabel } from "../observability/metrics.js"
+import { SpanNames } from "../observability/tracing.js"
 import type { KeySource } from "./sources.js"
 import * as WorkQueue from "./workQueue.js"
 
@@ -103,13 +104,16 @@ const reconcileOne = <E, R>(
     const delay = yield* queue.addRateLimited(key)
     yield* logFailure("Reconciler error").pipe(Effect.annotateLogs("retryAfter", Duration.format(delay)))
   })
-  return Effect.suspend(() =>
-    metrics.activeWorkers(1).pipe(
+  return Effect.suspend(() => {
+    const reconcileID = randomUUID()
+    return metrics.activeWorkers(1).pipe(
       Effect.zipRight(body),
       Effect.ensuring(Effect.zipRight(metrics.activeWorkers(-1), queue.done(key))),
-      Effect.annotateLogs({ controller: options.name, reconcileID: randomUUID(), ...keyAnnotations(key) })
+      Effect.annotateLogs({ controller: options.name, reconcileID, ...keyAnnotations(key) }),
+      // Each reconcile is its own trace (a no-op span unless --tracing-endpoint is set).
+      Effect.withSpan(SpanNames.reconcile, { root: true, attributes: { controller: options.name, key, reconcileID } })
     )
-  )
+  })
 }
 
 /**

@@ -1,6 +1,5 @@
 import { createServer } from "node:http"
 import { Data, Duration, Effect, Runtime, type Scope } from "effect"
-import { Metrics } from "../observability/metrics.js"
 
 /** A named probe check: succeeds with true when healthy. */
 export interface HealthCheck {
@@ -84,18 +83,16 @@ interface Answer {
 }
 
 /**
- * The probe server: `/healthz`, `/readyz` and `/metrics` (the Metrics registry) on one port.
- * It listens until the scope closes. Plain node:http: an HTTP framework would cost more memory
- * than the three routes are worth.
+ * The probe server: `/healthz` and `/readyz` (`/metrics` has its own listener, see
+ * `src/observability/metricsServer.ts`). It listens until the scope closes. Plain node:http: an HTTP framework would cost more memory
+ * than the two routes are worth.
  */
-export const serve = (options: HealthServerOptions): Effect.Effect<HealthServer, HealthServerError, Metrics | Scope.Scope> =>
+export const serve = (options: HealthServerOptions): Effect.Effect<HealthServer, HealthServerError, Scope.Scope> =>
   Effect.gen(function* () {
-    const metrics = yield* Metrics
     const timeout = Duration.decode(options.checkTimeout ?? "5 seconds")
     const routes: Record<string, Effect.Effect<Answer>> = {
       "/healthz": probe(options.healthz, timeout),
-      "/readyz": probe(options.readyz, timeout),
-      "/metrics": Effect.map(metrics.render, (body) => ({ status: 200, contentType: metrics.contentType, body }))
+      "/readyz": probe(options.readyz, timeout)
     }
     const runtime = yield* Effect.runtime<never>()
     const server = createServer((req, res) => {

@@ -33,7 +33,7 @@ export interface ManagerOptions<R> {
   readonly leaderRunnables?: ReadonlyArray<Effect.Effect<void, never, R>>
   /** Absent: no election, this process always leads (`--leader-elect=false`). */
   readonly leaderElection?: LeaderElectionConfig
-  /** Where `/healthz`, `/readyz` and `/metrics` are served. */
+  /** Where `/healthz` and `/readyz` are served. */
   readonly healthProbe: Health.BindAddress
   /** Extra checks, e.g. a control-plane connectivity check for readiness. */
   readonly healthzChecks?: ReadonlyArray<Health.HealthCheck>

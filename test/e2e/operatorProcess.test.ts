@@ -23,6 +23,7 @@ let proc: ChildProcess
 let output = ""
 let exitCode: number | null | undefined
 const port = 18000 + Math.floor(Math.random() * 2000)
+const metricsPort = port + 1
 
 const readyCondition = (name: string, status: string, reason: string) =>
   Effect.flatMap(KubeApi, (api) =>
@@ -70,6 +71,9 @@ beforeAll(async () => {
       namespace,
       "--health-probe-bind-address",
       `127.0.0.1:${port}`,
+      "--metrics-bind-address",
+      `127.0.0.1:${metricsPort}`,
+      "--metrics-secure=false",
       "--log-level",
       "debug"
     ],
@@ -120,10 +124,11 @@ describe("vworkspace-operator run", () => {
     )
     const ready = await fetch(`http://127.0.0.1:${port}/readyz`)
     expect(ready.status).toBe(200)
-    const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()
+    const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text()
     expect(metrics).toMatch(/controller_runtime_reconcile_total\{controller="applicationinstance",result="success"\} [1-9]/)
     expect(metrics).toContain("workqueue_adds_total")
     expect(output).toContain('"reconcileID"')
+    expect(output).toContain('"operator_version"')
     expect(output).not.toContain(secretValue)
   })
 

@@ -137,14 +137,12 @@ export const startProxiedOperator = (options: {
 
 /** The sum of a metric's samples whose labels include `labels` (0 when it has none yet). */
 export const metricValue = (metrics: MetricsService, name: string, labels: Readonly<Record<string, string>> = {}) =>
-  Effect.promise(async () => {
-    const metric = metrics.registry.getSingleMetric(name)
-    if (metric === undefined) return 0
-    const { values } = await metric.get()
-    return values
-      .filter((v) => Object.entries(labels).every(([k, want]) => String((v.labels as Record<string, unknown>)[k]) === want))
+  Effect.sync(() =>
+    metrics.registry
+      .values(name)
+      .filter((v) => Object.entries(labels).every(([k, want]) => v.labels[k] === want))
       .reduce((sum, v) => sum + v.value, 0)
-  })
+  )
 
 /** Successful and failed reconciles of the ApplicationInstance controller, all results summed. */
 export const reconcileCount = (metrics: MetricsService) =>

@@ -7,6 +7,7 @@ import { type OperatorConfigShape, operatorConfigLayer } from "../../src/config.
 import type { EngineRegistry } from "../../src/engines/engine.js"
 import { KubeApiLive } from "../../src/kube/KubeApiLive.js"
 import { Metrics } from "../../src/observability/metrics.js"
+import type { MetricsServerOptions } from "../../src/observability/metricsServer.js"
 import { startOperator } from "../../src/operator.js"
 import type { LeaderElectionConfig } from "../../src/runtime/leaderElection.js"
 import { kubeconfigPath } from "./cluster.js"
@@ -20,13 +21,15 @@ export const startTestOperator = (options: {
   /** Reconcile this Cluster only; default: the one named after the test namespace. */
   readonly clusterName?: string
   readonly engines?: Layer.Layer<EngineRegistry>
+  readonly metrics?: MetricsServerOptions
 }) =>
   startOperator({
     healthProbe: { host: "127.0.0.1", port: 0 },
     watchNamespace: options.namespace,
     leaderElection: options.leaderElection,
     clusterName: options.clusterName ?? options.namespace,
-    engines: options.engines
+    engines: options.engines,
+    metrics: options.metrics
   }).pipe(
     Effect.provide(Layer.mergeAll(operatorConfigLayer(options.config), Metrics.test)),
     // Quiet unless asked: VWORKSPACE_TEST_LOG=debug shows what the operator did.

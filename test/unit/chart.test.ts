@@ -191,7 +191,10 @@ describe("rendered with default values", () => {
       { name: "POD_NAMESPACE", valueFrom: { fieldRef: { fieldPath: "metadata.namespace" } } },
       { name: "NODE_OPTIONS", value: "--max-old-space-size=192 --max-semi-space-size=8" }
     ])
-    expect(c["ports"]).toEqual([{ name: "health", containerPort: 8081, protocol: "TCP" }])
+    expect(c["ports"]).toEqual([
+      { name: "health", containerPort: 8081, protocol: "TCP" },
+      { name: "metrics", containerPort: 8443, protocol: "TCP" }
+    ])
     expect(c["livenessProbe"]).toMatchObject({ httpGet: { path: "/healthz", port: "health" } })
     expect(c["readinessProbe"]).toMatchObject({ httpGet: { path: "/readyz", port: "health" } })
     expect(c["securityContext"]).toEqual({
@@ -317,14 +320,14 @@ describe("rendered with overrides", () => {
     }
   })
 
-  it("the metrics Service targets the health port, where /metrics is served", () => {
+  it("the metrics Service targets the metrics port (HTTPS by default)", () => {
     const { objects, files } = render({ metrics: { service: { enabled: true } } })
     const service = only(objects, "Service")
     expect(rec(service["metadata"])["name"]).toBe(`${fullname}-metrics`)
-    expect(rec(service["spec"])["ports"]).toEqual([{ name: "metrics", port: 8081, targetPort: "health", protocol: "TCP" }])
+    expect(rec(service["spec"])["ports"]).toEqual([{ name: "https", port: 8443, targetPort: "metrics", protocol: "TCP" }])
     const podLabels = rec(rec(rec(only(objects, "Deployment")["spec"])["template"])["metadata"])["labels"]
     expect(rec(service["spec"])["selector"]).toEqual(podLabels)
-    expect(files.get("NOTES.txt")).toContain(`http://${fullname}-metrics.${release.namespace}.svc:8081/metrics`)
+    expect(files.get("NOTES.txt")).toContain(`https://${fullname}-metrics.${release.namespace}.svc:8443/metrics`)
   })
 
   it("the health port follows healthProbeBindAddress; image tag and scheduling come from values", () => {
@@ -335,7 +338,7 @@ describe("rendered with overrides", () => {
       tolerations: [{ key: "dedicated", operator: "Exists" }]
     })
     const c = manager(objects)
-    expect(c["ports"]).toEqual([{ name: "health", containerPort: 9440, protocol: "TCP" }])
+    expect(c["ports"]).toContainEqual({ name: "health", containerPort: 9440, protocol: "TCP" })
     expect(c["image"]).toBe("registry.example.test/ops/operator:v0.1.0")
     expect(podSpec(objects)).toMatchObject({
       nodeSelector: { "kubernetes.io/os": "linux" },

@@ -18,6 +18,8 @@ import { AgentCredentials, CredentialRotation } from "../credentials.js"
 import type { AgentRetryOptions } from "../retry.js"
 import { defaultAllowedKinds } from "./allowList.js"
 import { type ApplierContext, objectKeyOf, type Outcome, runPayload } from "./applier.js"
+import { observe } from "../../observability/metrics.js"
+import { SpanNames } from "../../observability/tracing.js"
 import { robust } from "./calls.js"
 import { defaultIdempotencyStoreConfig, type IdempotencyStore, makeIdempotencyStore } from "./idempotencyStore.js"
 import { parsePublicKey, signatureProblem } from "./signature.js"
@@ -163,11 +165,20 @@ export const runPullAgent = (config: PullAgentConfig): Effect.Effect<never, Kube
           const key = envelope.job.idempotencyKey ?? ""
           if (outcome.outcome === "succeeded" && key !== "") yield* store.record(key)
           yield* postResult(id, outcome)
+          yield* observe((m) => m.pullAgent.jobFinished(id, outcome.outcome === "succeeded"))
         }).pipe(
+          Effect.withSpan(SpanNames.pullJob, {
+            root: true,
+            attributes: { "job.id": id, "job.kind": envelope._tag === "Valid" ? envelope.job.kind : "malformed" }
+          }),
           Effect.ensuring(
             Effect.sync(() => {
               inFlight.delete(id)
-            }).pipe(Effect.zipRight(Deferred.succeed(done, undefined)))
+            }).pipe(
+              // A job that ended without an outcome (skipped, interrupted) no longer lags either.
+              Effect.zipRight(observe((m) => m.pullAgent.jobFinished(id, false))),
+              Effect.zipRight(Deferred.succeed(done, undefined))
+            )
           )
         )
 
@@ -181,6 +192,8 @@ export const runPullAgent = (config: PullAgentConfig): Effect.Effect<never, Kube
           if (inFlight.has(id)) return
           yield* backlog.take(1)
           inFlight.add(id)
+          const createdAt = envelope._tag === "Valid" ? Date.parse(envelope.job.createdAt ?? "") : NaN
+          yield* observe((m) => m.pullAgent.jobStarted(id, createdAt))
           const objectKey = (envelope._tag === "Valid" ? objectKeyOf(envelope.job.kind, envelope.job.payload) : undefined) ?? `job:${id}`
           const predecessor = lastOfObject.get(objectKey)
           const done = yield* Deferred.make<void>()
