@@ -3,7 +3,7 @@
  * and the manager that runs them on the leader. The same program runs in `vworkspace-operator run`,
  * in the e2e tests and (with a `watchNamespace`) in integration tests; only Layers change.
  */
-import { Context, Effect, Layer, type Scope, Stream } from "effect"
+import { Context, Effect, Layer, Option, type Scope, Stream } from "effect"
 import { Labels } from "./api/wellKnown.js"
 import { OperatorConfig } from "./config.js"
 import { startConnectivity } from "./connectivity/wiring.js"
@@ -19,6 +19,7 @@ import { Metrics } from "./observability/metrics.js"
 import { reconcileApplicationInstance } from "./reconcilers/applicationInstance.js"
 import { applicationInstanceInformers, applicationInstanceSources } from "./reconcilers/applicationInstanceSources.js"
 import { ObjectLookup } from "./reconcilers/objectLookup.js"
+import { accessBindingInformerOptions, namespaceAccessController, RoleBindingType } from "./reconcilers/namespaceAccess.js"
 import { reconcileOperation } from "./reconcilers/operation.js"
 import { WrittenPhases } from "./reconcilers/writtenPhases.js"
 import {
@@ -95,6 +96,14 @@ export const startOperator = (
         })
       )
     }
+    // The operator's own access RoleBindings, one per gated namespace (src/reconcilers/namespaceAccess.ts).
+    const access = Option.getOrUndefined(config.namespaceAccess)
+    if (access !== undefined) {
+      informers.set(
+        RoleBindingType,
+        yield* makeInformer(RoleBindingType, { ...options.informer, ...scopedTo(RoleBindingType), ...accessBindingInformerOptions(access), metrics: metrics.informer })
+      )
+    }
     const ai = informers.get(Resources.ApplicationInstance)!
     const context = yield* Layer.build(Layer.mergeAll(lookupFrom(informers), kindAvailabilityFrom(informers), eventRecorderLive))
     const operationContext = Context.merge(Context.merge(context, engines), yield* Layer.build(WrittenPhases.live))
@@ -144,8 +153,21 @@ export const startOperator = (
       ]
     })
 
+    const namespaceAccess =
+      access === undefined
+        ? []
+        : [
+            namespaceAccessController({
+              access,
+              namespaces: informers.get(Resources.Namespace)!,
+              bindings: informers.get(RoleBindingType)!,
+              lookup: context,
+              resyncPeriod: config.resyncPeriod
+            })
+          ]
+
     return yield* Manager.start({
-      controllers: [applicationInstances, operationController, ...connectivity.controllers],
+      controllers: [applicationInstances, operationController, ...namespaceAccess, ...connectivity.controllers],
       leaderRunnables: connectivity.leaderRunnables,
       caches: [...informers.values(), ...connectivity.caches],
       healthProbe: options.healthProbe,

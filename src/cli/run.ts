@@ -92,6 +92,12 @@ const options = {
     Options.optional,
     Options.withDescription("HMAC secret of vws1 approval claims (prefer the environment variable: flags show in ps)")
   ),
+  namespaceAccessRole: optionalTextFlag("namespace-access-role", "VWORKSPACE_NAMESPACE_ACCESS_ROLE").pipe(
+    Options.withDescription("ClusterRole the operator binds to its ServiceAccount in each gated namespace (the chart's <fullname>-managed-namespace)")
+  ),
+  namespaceAccessServiceAccount: optionalTextFlag("namespace-access-service-account", "VWORKSPACE_NAMESPACE_ACCESS_SERVICE_ACCOUNT").pipe(
+    Options.withDescription("The operator's own ServiceAccount (in --pod-namespace), the subject of those RoleBindings")
+  ),
   veleroNamespace: textFlag("velero-namespace", "VELERO_NAMESPACE", Names.defaultVeleroNamespace).pipe(
     Options.withDescription("Namespace of Velero's Backup and Restore objects")
   ),
@@ -140,7 +146,11 @@ export const runCommand = Command.make("run", options, (o) =>
       approvalClaimSecret: Redacted.make(
         Option.match(o.approvalClaimSecret, { onNone: () => "", onSome: (s) => Redacted.value(s).trim() })
       ),
-      veleroNamespace: o.veleroNamespace
+      veleroNamespace: o.veleroNamespace,
+      namespaceAccess: Option.zipWith(o.namespaceAccessRole, o.namespaceAccessServiceAccount, (clusterRole, serviceAccount) => ({
+        clusterRole,
+        serviceAccount
+      }))
     })
     const kube = Option.match(o.kubeconfig, {
       onNone: () => KubeApiLive.fromDefault,

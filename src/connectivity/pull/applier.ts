@@ -42,6 +42,8 @@ export interface ApplierContext {
   readonly progress: (update: Omit<StatusUpdate, "timestamp">) => Effect.Effect<void>
   /** `rotate-operator-credentials`: rotate and persist; fails with a message. */
   readonly rotateCredentials: Effect.Effect<void, string>
+  /** Before a write into a target namespace: the operator's rights there (src/reconcilers/namespaceAccess.ts). */
+  readonly grantNamespaceAccess: (namespace: string) => Effect.Effect<void, string, KubeApi>
 }
 
 const failed = (error: string): Outcome => ({ outcome: "failed", error })
@@ -140,7 +142,7 @@ const applyObject = (
     const type = typed.right
     const namespace = type.namespaced ? manifest.metadata.namespace : undefined
     for (const ns of new Set([...(namespace === undefined ? [] : [namespace]), ...extraNamespaces])) {
-      const ensured = yield* Effect.either(ensureNamespace(ns))
+      const ensured = yield* Effect.either(Effect.zipRight(ensureNamespace(ns), ctx.grantNamespaceAccess(ns)))
       if (Either.isLeft(ensured)) return failed(ensured.left)
     }
     const object = withForcedLabels(manifest, ctx.clusterId)
