@@ -19,7 +19,7 @@ import { Metrics } from "./observability/metrics.js"
 import { reconcileApplicationInstance } from "./reconcilers/applicationInstance.js"
 import { applicationInstanceInformers, applicationInstanceSources } from "./reconcilers/applicationInstanceSources.js"
 import { ObjectLookup } from "./reconcilers/objectLookup.js"
-import { accessBindingInformerOptions, namespaceAccessController, RoleBindingType } from "./reconcilers/namespaceAccess.js"
+import { accessBindingInformerOptions, makeAccessGranted, namespaceAccessController, RoleBindingType } from "./reconcilers/namespaceAccess.js"
 import { reconcileOperation } from "./reconcilers/operation.js"
 import { WrittenPhases } from "./reconcilers/writtenPhases.js"
 import {
@@ -104,6 +104,10 @@ export const startOperator = (
         yield* makeInformer(RoleBindingType, { ...options.informer, ...scopedTo(RoleBindingType), ...accessBindingInformerOptions(access), metrics: metrics.informer })
       )
     }
+    const granted = yield* makeAccessGranted
+    /** The keys of `informer`'s objects in each namespace where access just took effect. */
+    const inGrantedNamespaces = (informer: Informer) =>
+      granted.namespaces.pipe(Stream.flatMap((ns) => Stream.fromIterableEffect(informer.cache.list(ns)).pipe(Stream.map(objectKey))))
     const ai = informers.get(Resources.ApplicationInstance)!
     const context = yield* Layer.build(Layer.mergeAll(lookupFrom(informers), kindAvailabilityFrom(informers), eventRecorderLive))
     const operationContext = Context.merge(Context.merge(context, engines), yield* Layer.build(WrittenPhases.live))
@@ -115,17 +119,20 @@ export const startOperator = (
       name: "applicationinstance",
       maxConcurrentReconciles: config.maxConcurrentReconciles,
       reconcile: (key) => reconcileApplicationInstance(key).pipe(Effect.provide(reconcilerApi), Effect.provide(context)),
-      sources: applicationInstanceSources(
-        {
-          applicationInstances: informers.get(Resources.ApplicationInstance)!,
-          helmReleases: informers.get(Resources.HelmRelease)!,
-          helmRepositories: informers.get(Resources.HelmRepository)!,
-          ociRepositories: informers.get(Resources.OCIRepository)!,
-          namespaces: informers.get(Resources.Namespace)!
-        },
-        ownWrites,
-        config.resyncPeriod
-      )
+      sources: [
+        ...applicationInstanceSources(
+          {
+            applicationInstances: informers.get(Resources.ApplicationInstance)!,
+            helmReleases: informers.get(Resources.HelmRelease)!,
+            helmRepositories: informers.get(Resources.HelmRepository)!,
+            ociRepositories: informers.get(Resources.OCIRepository)!,
+            namespaces: informers.get(Resources.Namespace)!
+          },
+          ownWrites,
+          config.resyncPeriod
+        ),
+        inGrantedNamespaces(ai)
+      ]
     })
 
     const connectivity = yield* startConnectivity({
@@ -145,6 +152,7 @@ export const startOperator = (
         wakeups(eventsOf(informers.get(Resources.Operation)!), operationEventKeys(operations)),
         wakeups(eventsOf(ai), targetEventKeys(operations)),
         wakeups(eventsOf(informers.get(Resources.Namespace)!), namespaceEventKeys(operations)),
+        inGrantedNamespaces(informers.get(Resources.Operation)!),
         ...childKinds.map((kind) => wakeups(eventsOf(informers.get(kind)!), childEventKeys(operations))),
         Stream.tick(config.resyncPeriod).pipe(
           Stream.drop(1),
@@ -159,6 +167,7 @@ export const startOperator = (
         : [
             namespaceAccessController({
               access,
+              granted,
               namespaces: informers.get(Resources.Namespace)!,
               bindings: informers.get(RoleBindingType)!,
               lookup: context,

@@ -11,7 +11,7 @@
  * which makes the same RoleBinding and waits until the API server's authorizer honours it, so a
  * job into a new namespace succeeds in one pass.
  */
-import { Context, Duration, Effect, Option, Schedule, Schema, Stream } from "effect"
+import { Context, Data, Duration, Effect, Option, PubSub, Schedule, Schema, Stream } from "effect"
 import { Labels, ManagedBy } from "../api/wellKnown.js"
 import { OperatorConfig } from "../config.js"
 import type { KubeError } from "../kube/errors.js"
@@ -72,19 +72,39 @@ const wanted = (namespace: Option.Option<KubeObject>, selector: LabelSelector): 
   return matchesLabels(selector, namespace.value.metadata.labels) ? "bound" : "unbound"
 }
 
+/**
+ * Namespaces whose access just took effect. The AI and Operation controllers reconcile their
+ * objects there again: a write they tried a moment earlier was refused, and a refusal is not retried.
+ */
+export interface AccessGranted {
+  readonly publish: (namespace: string) => Effect.Effect<void>
+  /** Each subscriber gets every namespace published after it started. */
+  readonly namespaces: Stream.Stream<string>
+}
+
+export const makeAccessGranted: Effect.Effect<AccessGranted> = Effect.map(PubSub.unbounded<string>(), (hub) => ({
+  publish: (namespace) => Effect.asVoid(PubSub.publish(hub, namespace)),
+  namespaces: Stream.fromPubSub(hub)
+}))
+
 /** Keeps the access RoleBinding of one namespace (the key is the namespace's name) in line with the gate. */
 export const reconcileNamespaceAccess =
-  (access: NamespaceAccessConfig) =>
-  (namespace: string): Effect.Effect<ReconcileResult, KubeError, KubeApi | ObjectLookup | OperatorConfig> =>
+  (access: NamespaceAccessConfig, granted: AccessGranted) =>
+  (namespace: string): Effect.Effect<ReconcileResult, KubeError | AccessNotEffective, KubeApi | ObjectLookup | OperatorConfig> =>
     Effect.gen(function* () {
       const config = yield* OperatorConfig
       const lookup = yield* ObjectLookup
       const ns = yield* lookup.get(Resources.Namespace, undefined, namespace)
       const binding = yield* lookup.get(RoleBindingType, namespace, access.clusterRole)
       switch (wanted(ns, config.namespaceSelector)) {
-        case "bound":
-          yield* applyIfChanged(RoleBindingType, accessBinding(access, config.podNamespace, namespace), binding)
+        case "bound": {
+          const applied = yield* applyIfChanged(RoleBindingType, accessBinding(access, config.podNamespace, namespace), binding)
+          if (applied.written) {
+            yield* untilEffective(access, namespace)
+            yield* granted.publish(namespace)
+          }
           return ReconcileResult.done
+        }
         case "unbound":
           if (Option.isSome(binding)) {
             const api = yield* KubeApi
@@ -105,6 +125,7 @@ export const reconcileNamespaceAccess =
  */
 export const namespaceAccessController = (options: {
   readonly access: NamespaceAccessConfig
+  readonly granted: AccessGranted
   readonly namespaces: Informer
   readonly bindings: Informer
   readonly lookup: Context.Context<ObjectLookup>
@@ -113,7 +134,7 @@ export const namespaceAccessController = (options: {
   Controller.make({
     name: "namespaceaccess",
     maxConcurrentReconciles: 1,
-    reconcile: (key) => reconcileNamespaceAccess(options.access)(key).pipe(Effect.provide(options.lookup)),
+    reconcile: (key) => reconcileNamespaceAccess(options.access, options.granted)(key).pipe(Effect.provide(options.lookup)),
     sources: [
       keysOf(options.namespaces),
       keysOf(options.bindings, (o) => [o.metadata.namespace ?? ""]),
@@ -142,6 +163,22 @@ const mayWriteIn = (namespace: string): Effect.Effect<boolean, KubeError, KubeAp
 /** How long a fresh RoleBinding may take to reach the API server's authorizer cache. */
 const effectiveWithin = Duration.seconds(10)
 
+export class AccessNotEffective extends Data.TaggedError("AccessNotEffective")<{ readonly message: string }> {}
+
+/** Waits until the API server's authorizer honours a RoleBinding just written. */
+const untilEffective = (access: NamespaceAccessConfig, namespace: string): Effect.Effect<void, KubeError | AccessNotEffective, KubeApi> =>
+  mayWriteIn(namespace).pipe(
+    Effect.repeat({ schedule: Schedule.spaced(Duration.millis(100)), until: (allowed) => allowed }),
+    Effect.timeoutFail({
+      duration: effectiveWithin,
+      onTimeout: () =>
+        new AccessNotEffective({
+          message: `the RoleBinding ${namespace}/${access.clusterRole} did not take effect within ${Duration.format(effectiveWithin)}`
+        })
+    }),
+    Effect.asVoid
+  )
+
 /**
  * For the Pull agent, before it writes into `namespace`: when the namespace passes the gate and
  * the operator has no rights there yet (the namespace was just created), bind the managed-namespace
@@ -157,16 +194,5 @@ export const grantNamespaceAccess =
       const ns = yield* withKubeRetry(api.get(Resources.Namespace, namespace))
       if (!matchesLabels(selector, ns.metadata.labels)) return
       yield* withKubeRetry(applyIfChanged(RoleBindingType, accessBinding(access, operatorNamespace, namespace), Option.none()))
-      yield* mayWriteIn(namespace).pipe(
-        Effect.repeat({ schedule: Schedule.spaced(Duration.millis(100)), until: (allowed) => allowed }),
-        Effect.timeoutFail({
-          duration: effectiveWithin,
-          onTimeout: () => `the RoleBinding ${namespace}/${access.clusterRole} did not take effect within ${Duration.format(effectiveWithin)}`
-        })
-      )
-    }).pipe(
-      Effect.catchIf(
-        (e): e is KubeError => typeof e !== "string",
-        (e) => Effect.fail(`namespace "${namespace}": access for the operator: ${e.message}`)
-      )
-    )
+      yield* untilEffective(access, namespace)
+    }).pipe(Effect.mapError((e) => `namespace "${namespace}": access for the operator: ${e.message}`))
