@@ -8,8 +8,6 @@
 import { expect, layer } from "@effect/vitest"
 import { Duration, Effect, Layer, LogLevel, Redacted } from "effect"
 import { operatorConfigLayer } from "../../src/config.js"
-import { KubeApi } from "../../src/kube/KubeApi.js"
-import { Resources } from "../../src/kube/resources.js"
 import * as Log from "../../src/observability/logger.js"
 import { Metrics } from "../../src/observability/metrics.js"
 import { startOperator } from "../../src/operator.js"
