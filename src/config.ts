@@ -6,6 +6,7 @@ import { Context, Duration, Either, Layer, Option, Redacted } from "effect"
 import { NamespaceGate, Names } from "./api/wellKnown.js"
 import type { ConnectivityMode } from "./connectivity/modes/mode.js"
 import { type LabelSelector, parseLabelSelector } from "./kube/labelSelector.js"
+import type { NamespaceAccessConfig } from "./reconcilers/namespaceAccess.js"
 
 /** GitOps mode: the Git repository whose `./clusters/<cluster-id>` Flux applies. */
 export interface GitOpsSettings {
@@ -47,6 +48,12 @@ export interface OperatorConfigShape {
   readonly approvalClaimSecret: Redacted.Redacted<string>
   /** Where the velero engine creates Backup and Restore objects. */
   readonly veleroNamespace: string
+  /**
+   * The operator binds this ClusterRole to itself in each namespace that passes the gate
+   * (src/reconcilers/namespaceAccess.ts). None: it relies on rights granted otherwise (a run
+   * with an admin kubeconfig).
+   */
+  readonly namespaceAccess: Option.Option<NamespaceAccessConfig>
 }
 
 export class OperatorConfig extends Context.Tag("vworkspace/OperatorConfig")<OperatorConfig, OperatorConfigShape>() {}
@@ -70,7 +77,8 @@ export const defaultOperatorConfig: OperatorConfigShape = {
   resyncPeriod: Duration.minutes(10),
   connectivity: defaultConnectivityConfig,
   approvalClaimSecret: Redacted.make(""),
-  veleroNamespace: Names.defaultVeleroNamespace
+  veleroNamespace: Names.defaultVeleroNamespace,
+  namespaceAccess: Option.none()
 }
 
 export const operatorConfigLayer = (overrides: Partial<OperatorConfigShape> = {}) =>

@@ -3,7 +3,7 @@
  * and the manager that runs them on the leader. The same program runs in `vworkspace-operator run`,
  * in the e2e tests and (with a `watchNamespace`) in integration tests; only Layers change.
  */
-import { Context, Effect, Layer, type Scope, Stream } from "effect"
+import { Context, Effect, Layer, Option, type Scope, Stream } from "effect"
 import { Labels } from "./api/wellKnown.js"
 import { OperatorConfig } from "./config.js"
 import { startConnectivity } from "./connectivity/wiring.js"
@@ -22,6 +22,7 @@ import { matchesLabels } from "./kube/labelSelector.js"
 import { reconcileApplicationInstance } from "./reconcilers/applicationInstance.js"
 import { applicationInstanceInformers, applicationInstanceSources } from "./reconcilers/applicationInstanceSources.js"
 import { ObjectLookup } from "./reconcilers/objectLookup.js"
+import { accessBindingInformerOptions, makeAccessGranted, namespaceAccessController, RoleBindingType } from "./reconcilers/namespaceAccess.js"
 import { reconcileOperation } from "./reconcilers/operation.js"
 import { WrittenPhases } from "./reconcilers/writtenPhases.js"
 import {
@@ -99,6 +100,23 @@ export const startOperator = (
         })
       )
     }
+    // The operator's own access RoleBindings, one per gated namespace (src/reconcilers/namespaceAccess.ts).
+    const access = Option.getOrUndefined(config.namespaceAccess)
+    if (access !== undefined) {
+      informers.set(
+        RoleBindingType,
+        yield* makeInformer(RoleBindingType, {
+          ...options.informer,
+          ...scopedTo(RoleBindingType, options.watchNamespace),
+          ...accessBindingInformerOptions(access),
+          metrics: metrics.informer
+        })
+      )
+    }
+    const granted = yield* makeAccessGranted
+    /** The keys of `informer`'s objects in each namespace where access just took effect. */
+    const inGrantedNamespaces = (informer: Informer) =>
+      granted.namespaces.pipe(Stream.flatMap((ns) => Stream.fromIterableEffect(informer.cache.list(ns)).pipe(Stream.map(objectKey))))
     const ai = informers.get(Resources.ApplicationInstance)!
     const context = yield* Layer.build(
       Layer.mergeAll(lookupFrom(informers), kindAvailabilityFrom(informers), auditToEventsLive.pipe(Layer.provideMerge(eventRecorderLive)))
@@ -112,17 +130,20 @@ export const startOperator = (
       name: "applicationinstance",
       maxConcurrentReconciles: config.maxConcurrentReconciles,
       reconcile: (key) => reconcileApplicationInstance(key).pipe(Effect.provide(reconcilerApi), Effect.provide(context)),
-      sources: applicationInstanceSources(
-        {
-          applicationInstances: informers.get(Resources.ApplicationInstance)!,
-          helmReleases: informers.get(Resources.HelmRelease)!,
-          helmRepositories: informers.get(Resources.HelmRepository)!,
-          ociRepositories: informers.get(Resources.OCIRepository)!,
-          namespaces: informers.get(Resources.Namespace)!
-        },
-        ownWrites,
-        config.resyncPeriod
-      )
+      sources: [
+        ...applicationInstanceSources(
+          {
+            applicationInstances: informers.get(Resources.ApplicationInstance)!,
+            helmReleases: informers.get(Resources.HelmRelease)!,
+            helmRepositories: informers.get(Resources.HelmRepository)!,
+            ociRepositories: informers.get(Resources.OCIRepository)!,
+            namespaces: informers.get(Resources.Namespace)!
+          },
+          ownWrites,
+          config.resyncPeriod
+        ),
+        inGrantedNamespaces(ai)
+      ]
     })
 
     const connectivity = yield* startConnectivity({
@@ -142,6 +163,7 @@ export const startOperator = (
         wakeups(eventsOf(informers.get(Resources.Operation)!), operationEventKeys(operations)),
         wakeups(eventsOf(ai), targetEventKeys(operations)),
         wakeups(eventsOf(informers.get(Resources.Namespace)!), namespaceEventKeys(operations)),
+        inGrantedNamespaces(informers.get(Resources.Operation)!),
         ...childKinds.map((kind) => wakeups(eventsOf(informers.get(kind)!), childEventKeys(operations))),
         Stream.tick(config.resyncPeriod).pipe(
           Stream.drop(1),
@@ -149,6 +171,20 @@ export const startOperator = (
         )
       ]
     })
+
+    const namespaceAccess =
+      access === undefined
+        ? []
+        : [
+            namespaceAccessController({
+              access,
+              granted,
+              namespaces: informers.get(Resources.Namespace)!,
+              bindings: informers.get(RoleBindingType)!,
+              lookup: context,
+              resyncPeriod: config.resyncPeriod
+            })
+          ]
 
     // vworkspace_operator_managed_namespaces: recounted whenever a namespace changes.
     const namespaces = informers.get(Resources.Namespace)!
@@ -167,7 +203,7 @@ export const startOperator = (
     }
 
     const manager = yield* Manager.start({
-      controllers: [applicationInstances, operationController, ...connectivity.controllers],
+      controllers: [applicationInstances, operationController, ...namespaceAccess, ...connectivity.controllers],
       leaderRunnables: connectivity.leaderRunnables,
       caches: [...informers.values(), ...connectivity.caches],
       healthProbe: options.healthProbe,

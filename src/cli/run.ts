@@ -152,6 +152,16 @@ const flags = {
     env: "VWORKSPACE_APPROVAL_CLAIM_SECRET",
     help: "HMAC secret of vws1 approval claims (prefer the environment variable: flags show in ps)"
   },
+  "namespace-access-role": {
+    kind: "text",
+    env: "VWORKSPACE_NAMESPACE_ACCESS_ROLE",
+    help: "ClusterRole the operator binds to its ServiceAccount in each gated namespace (the chart's <fullname>-managed-namespace)"
+  },
+  "namespace-access-service-account": {
+    kind: "text",
+    env: "VWORKSPACE_NAMESPACE_ACCESS_SERVICE_ACCOUNT",
+    help: "The operator's own ServiceAccount (in --pod-namespace), the subject of those RoleBindings"
+  },
   "velero-namespace": {
     kind: "text",
     env: "VELERO_NAMESPACE",
@@ -316,6 +326,8 @@ export const parseRunFlags = (
         gitopsSecret: d.optional("gitops-secret"),
         gitopsNamespace: yield* d.text("gitops-namespace"),
         approvalClaimSecret: Option.map(d.optional("approval-claim-secret"), Redacted.make),
+        namespaceAccessRole: d.optional("namespace-access-role"),
+        namespaceAccessServiceAccount: d.optional("namespace-access-service-account"),
         veleroNamespace: yield* d.text("velero-namespace"),
         logLevel: isLogLevel(logLevel) ? logLevel : "info"
       }
@@ -350,6 +362,8 @@ export interface RunFlags {
   readonly gitopsSecret: Option.Option<string>
   readonly gitopsNamespace: string
   readonly approvalClaimSecret: Option.Option<Redacted.Redacted<string>>
+  readonly namespaceAccessRole: Option.Option<string>
+  readonly namespaceAccessServiceAccount: Option.Option<string>
   readonly veleroNamespace: string
   readonly logLevel: keyof typeof levels
 }
@@ -387,7 +401,11 @@ const runOperator = (o: RunFlags) =>
       approvalClaimSecret: Redacted.make(
         Option.match(o.approvalClaimSecret, { onNone: () => "", onSome: (s) => Redacted.value(s).trim() })
       ),
-      veleroNamespace: o.veleroNamespace
+      veleroNamespace: o.veleroNamespace,
+      namespaceAccess: Option.zipWith(o.namespaceAccessRole, o.namespaceAccessServiceAccount, (clusterRole, serviceAccount) => ({
+        clusterRole,
+        serviceAccount
+      }))
     })
     const kube = Option.match(o.kubeconfig, {
       onNone: () => KubeApiLive.fromDefault,

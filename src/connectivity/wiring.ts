@@ -15,6 +15,7 @@ import type { EventRecorder } from "../observability/events.js"
 import { connectivityStateOf } from "../observability/connectivityState.js"
 import { Metrics } from "../observability/metrics.js"
 import { makeClusterReconciler } from "../reconcilers/cluster.js"
+import { grantNamespaceAccess } from "../reconcilers/namespaceAccess.js"
 import type { ObjectLookup } from "../reconcilers/objectLookup.js"
 import { Controller } from "../runtime/controller.js"
 import { keysOf } from "../runtime/sources.js"
@@ -83,7 +84,11 @@ export const startConnectivity = (options: ConnectivityOptions) =>
     )
     const pullAgent = runPullAgent({
       namespace: config.podNamespace,
-      waitSeconds: Duration.toSeconds(config.connectivity.pollInterval)
+      waitSeconds: Duration.toSeconds(config.connectivity.pollInterval),
+      ...Option.match(config.namespaceAccess, {
+        onNone: () => ({}),
+        onSome: (access) => ({ grantNamespaceAccess: grantNamespaceAccess(access, config.podNamespace, config.namespaceSelector) })
+      })
     }).pipe(
       // It fails only when its idempotency store cannot be loaded; try again, never give up.
       Effect.tapError((e) => Effect.logWarning("the Pull agent stopped; restarting").pipe(Effect.annotateLogs("error", e.message))),

@@ -8,8 +8,7 @@ import * as path from "node:path"
 import { Either } from "effect"
 import { describe, expect, it } from "vitest"
 import { parseRunFlags } from "../../src/cli/run.js"
-import { defaultAllowedKinds } from "../../src/connectivity/pull/allowList.js"
-import { chartRbacTemplate, chartRbacTemplatePath, policyRules, pullAgentRules, rbacObjects } from "../../src/rbac.js"
+import { chartRbacTemplate, chartRbacTemplatePath, rbacObjects } from "../../src/rbac.js"
 import {
   TemplateError,
   chartDir,
@@ -119,6 +118,8 @@ describe("rendered with default values", () => {
         `ClusterRoleBinding/${fullname}-manager`,
         `ClusterRole/${fullname}-namespaces`,
         `ClusterRoleBinding/${fullname}-namespaces`,
+        `ClusterRole/${fullname}-managed-namespace`,
+        `ClusterRole/${fullname}-metrics-reader`,
         `Role/${fullname}-connectivity`,
         `RoleBinding/${fullname}-connectivity`,
         `Role/${fullname}-leader-election`,
@@ -244,13 +245,11 @@ describe("rendered with overrides", () => {
     expect(arr(namespaces?.["rules"])[0]).toEqual({
       apiGroups: [""],
       resources: ["namespaces"],
-      verbs: ["list", "watch"],
+      verbs: ["get", "list", "watch"],
       resourceNames: ["apps"]
     })
-    // The Pull agent's cluster-scoped allow-list kinds are never limited by name.
-    expect(arr(namespaces?.["rules"])).toEqual(
-      expect.arrayContaining(policyRules(pullAgentRules(defaultAllowedKinds, false), { leaderElectionId: "dad03b25.vworkspace.io" }))
-    )
+    // The Pull agent creates missing target namespaces: create is never limited by name.
+    expect(arr(namespaces?.["rules"])).toContainEqual({ apiGroups: [""], resources: ["namespaces"], verbs: ["create"] })
     const parsed = await parseRunArgs(arr(manager(objects)["args"]).map(String))
     expect(parsed).toMatchObject({ logLevel: "debug" })
     expect(JSON.stringify(parsed)).toContain('"watchNamespace":{"_id":"Option","_tag":"Some","value":"apps"}')

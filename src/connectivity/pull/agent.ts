@@ -47,6 +47,8 @@ export interface PullAgentConfig {
   readonly idempotency?: { readonly ttl?: Duration.DurationInput; readonly maxEntries?: number; readonly linger?: Duration.DurationInput }
   /** Backoff of 429/5xx/transport errors (see `agentRetry`). */
   readonly retry?: AgentRetryOptions
+  /** Rights in a target namespace before the first write there (`grantNamespaceAccess`). Default: none needed. */
+  readonly grantNamespaceAccess?: (namespace: string) => Effect.Effect<void, string, KubeApi>
 }
 
 /** The error text of a job refused for its signature (also the audit reason of the original). */
@@ -112,6 +114,7 @@ export const runPullAgent = (config: PullAgentConfig): Effect.Effect<never, Kube
         knownNamespaces,
         allowedKinds: config.allowedKinds ?? defaultAllowedKinds,
         readinessTimeout: config.readinessTimeout ?? Duration.minutes(10),
+        grantNamespaceAccess: config.grantNamespaceAccess ?? (() => Effect.void),
         progress: (update) =>
           Effect.flatMap(nowIso, (timestamp) => call(client.postStatus(jobId, { ...update, timestamp }))).pipe(
             Effect.catchAll((e) => Effect.logDebug(`interim status of job ${jobId} not accepted: ${e.message}`))

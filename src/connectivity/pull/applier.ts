@@ -48,6 +48,8 @@ export interface ApplierContext {
    * GET first. An apply answered NotFound forgets them and checks again once.
    */
   readonly knownNamespaces: Set<string>
+  /** Before a write into a target namespace: the operator's rights there (src/reconcilers/namespaceAccess.ts). */
+  readonly grantNamespaceAccess: (namespace: string) => Effect.Effect<void, string, KubeApi>
 }
 
 const failed = (error: string): Outcome => ({ outcome: "failed", error })
@@ -74,9 +76,8 @@ type Manifest = typeof Manifest.Type
 const kubeMessage = (e: KubeError) => e.message
 
 /** Creates the namespace, labelled for the gate, when it does not exist; never changes an existing one. */
-const ensureNamespace = (known: Set<string>, name: string): Effect.Effect<void, string, KubeApi> =>
+const ensureNamespace = (name: string): Effect.Effect<void, string, KubeApi> =>
   Effect.gen(function* () {
-    if (known.has(name)) return
     const kube = yield* KubeApi
     const exists = yield* withKubeRetry(kube.get(Resources.Namespace, name)).pipe(
       Effect.as(true),
@@ -91,7 +92,6 @@ const ensureNamespace = (known: Set<string>, name: string): Effect.Effect<void, 
       })
     ).pipe(Effect.catchTag("AlreadyExists", () => Effect.void))
   }).pipe(
-    Effect.tap(() => known.add(name)),
     Effect.mapError((e) =>
       e._tag === "Forbidden"
         ? `namespace "${name}" does not exist and cannot be created (check RBAC): ${e.message}`
@@ -139,7 +139,15 @@ const applyObject = (
     const type = typed.right
     const namespace = type.namespaced ? manifest.metadata.namespace : undefined
     const namespaces = [...new Set([...(namespace === undefined ? [] : [namespace]), ...extraNamespaces])]
-    const ensureNamespaces = Effect.forEach(namespaces, (ns) => ensureNamespace(ctx.knownNamespaces, ns), { discard: true })
+    // A namespace is known once it exists and the operator's rights there took effect.
+    const ensureKnown = (ns: string) =>
+      ctx.knownNamespaces.has(ns)
+        ? Effect.void
+        : ensureNamespace(ns).pipe(
+            Effect.zipRight(ctx.grantNamespaceAccess(ns)),
+            Effect.tap(() => ctx.knownNamespaces.add(ns))
+          )
+    const ensureNamespaces = Effect.forEach(namespaces, ensureKnown, { discard: true })
     const assumed = namespaces.some((ns) => ctx.knownNamespaces.has(ns))
     const ensured = yield* Effect.either(ensureNamespaces)
     if (Either.isLeft(ensured)) return failed(ensured.left)
