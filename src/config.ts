@@ -3,6 +3,7 @@
  * Components read it through the `OperatorConfig` service, so tests set it with a Layer.
  */
 import { Context, Duration, Either, Layer, Option, Redacted } from "effect"
+import { defaultWebhookSettings, type WebhookSettings } from "./admission/settings.js"
 import { NamespaceGate, Names } from "./api/wellKnown.js"
 import type { ConnectivityMode } from "./connectivity/modes/mode.js"
 import { type LabelSelector, parseLabelSelector } from "./kube/labelSelector.js"
@@ -47,6 +48,8 @@ export interface OperatorConfigShape {
   readonly approvalClaimSecret: Redacted.Redacted<string>
   /** Where the velero engine creates Backup and Restore objects. */
   readonly veleroNamespace: string
+  /** The validating webhooks and their certificates (port 0: off). */
+  readonly webhook: WebhookSettings
 }
 
 export class OperatorConfig extends Context.Tag("vworkspace/OperatorConfig")<OperatorConfig, OperatorConfigShape>() {}
@@ -70,7 +73,8 @@ export const defaultOperatorConfig: OperatorConfigShape = {
   resyncPeriod: Duration.minutes(10),
   connectivity: defaultConnectivityConfig,
   approvalClaimSecret: Redacted.make(""),
-  veleroNamespace: Names.defaultVeleroNamespace
+  veleroNamespace: Names.defaultVeleroNamespace,
+  webhook: defaultWebhookSettings
 }
 
 export const operatorConfigLayer = (overrides: Partial<OperatorConfigShape> = {}) =>

@@ -4,6 +4,8 @@
  * in the e2e tests and (with a `watchNamespace`) in integration tests; only Layers change.
  */
 import { Context, Effect, Layer, type Scope, Stream } from "effect"
+import { runCertificateWriter, runWebhookServer } from "./admission/index.js"
+import { admissionLookupLive } from "./admission/judge.js"
 import { Labels } from "./api/wellKnown.js"
 import { OperatorConfig } from "./config.js"
 import { startConnectivity } from "./connectivity/wiring.js"
@@ -14,6 +16,7 @@ import { objectKey, type ResourceType } from "./kube/object.js"
 import { builtinEnginesLayer } from "./engines/builtin.js"
 import { EngineRegistry } from "./engines/engine.js"
 import { Resources } from "./kube/resources.js"
+import { auditToEventsLive } from "./observability/audit.js"
 import { eventRecorderLive } from "./observability/events.js"
 import { Metrics } from "./observability/metrics.js"
 import { reconcileApplicationInstance } from "./reconcilers/applicationInstance.js"
@@ -144,9 +147,17 @@ export const startOperator = (
       ]
     })
 
+    // The webhooks answer on every replica; the certificate writer runs on the leader.
+    const webhook = config.webhook
+    if (webhook.port !== 0) {
+      const admission = Layer.mergeAll(admissionLookupLive, auditToEventsLive.pipe(Layer.provide(Layer.succeedContext(context))))
+      yield* runWebhookServer(webhook, config.podNamespace).pipe(Effect.provide(admission))
+    }
+    const certificateWriter = webhook.port === 0 ? [] : [runCertificateWriter(webhook, config.podNamespace)]
+
     return yield* Manager.start({
       controllers: [applicationInstances, operationController, ...connectivity.controllers],
-      leaderRunnables: connectivity.leaderRunnables,
+      leaderRunnables: [...connectivity.leaderRunnables, ...certificateWriter],
       caches: [...informers.values(), ...connectivity.caches],
       healthProbe: options.healthProbe,
       leaderElection: options.leaderElection

@@ -4,6 +4,7 @@
  */
 import { Command, Options } from "@effect/cli"
 import { Config, Duration, Effect, Either, Layer, LogLevel, Option, Redacted } from "effect"
+import { defaultWebhookSettings } from "../admission/settings.js"
 import { Names } from "../api/wellKnown.js"
 import { OperatorConfig, defaultOperatorConfig } from "../config.js"
 import { ConnectivityModes, parseConnectivityMode } from "../connectivity/modes/mode.js"
@@ -95,6 +96,28 @@ const options = {
   veleroNamespace: textFlag("velero-namespace", "VELERO_NAMESPACE", Names.defaultVeleroNamespace).pipe(
     Options.withDescription("Namespace of Velero's Backup and Restore objects")
   ),
+  webhookPort: Options.integer("webhook-port").pipe(
+    Options.withDefault(9443),
+    Options.withDescription("Port of the validating webhooks (HTTPS); 0 turns the webhook server off")
+  ),
+  webhookHost: optionalTextFlag("webhook-host", "VWORKSPACE_WEBHOOK_HOST").pipe(
+    Options.withDescription("Address the webhook server binds (default: every interface)")
+  ),
+  webhookConfigurationName: Options.text("webhook-configuration-name").pipe(
+    Options.withDefault(defaultWebhookSettings.configurationName),
+    Options.withDescription("ValidatingWebhookConfiguration whose caBundle the operator keeps current")
+  ),
+  webhookSecretName: Options.text("webhook-secret-name").pipe(
+    Options.withDefault(defaultWebhookSettings.secretName),
+    Options.withDescription("Secret (in the pod namespace) holding the webhook CA and serving certificate")
+  ),
+  webhookServiceName: Options.text("webhook-service-name").pipe(
+    Options.withDefault(defaultWebhookSettings.serviceName),
+    Options.withDescription("Service in front of the webhook server (its DNS names go into the certificate)")
+  ),
+  webhookCertDir: optionalTextFlag("webhook-cert-dir", "VWORKSPACE_WEBHOOK_CERT_DIR").pipe(
+    Options.withDescription("cert-manager mode: read tls.crt and tls.key from here; the operator then writes no certificate")
+  ),
   logLevel: Options.choice("log-level", ["trace", "debug", "info", "warn", "error"]).pipe(
     Options.withFallbackConfig(Config.literal("trace", "debug", "info", "warn", "error")("LOG_LEVEL")),
     Options.withDefault("info" as const)
@@ -140,7 +163,16 @@ export const runCommand = Command.make("run", options, (o) =>
       approvalClaimSecret: Redacted.make(
         Option.match(o.approvalClaimSecret, { onNone: () => "", onSome: (s) => Redacted.value(s).trim() })
       ),
-      veleroNamespace: o.veleroNamespace
+      veleroNamespace: o.veleroNamespace,
+      webhook: {
+        ...defaultWebhookSettings,
+        port: o.webhookPort,
+        host: Option.getOrUndefined(o.webhookHost),
+        configurationName: o.webhookConfigurationName,
+        secretName: o.webhookSecretName,
+        serviceName: o.webhookServiceName,
+        certDir: o.webhookCertDir
+      }
     })
     const kube = Option.match(o.kubeconfig, {
       onNone: () => KubeApiLive.fromDefault,
