@@ -124,10 +124,17 @@ describe("rendered with default values", () => {
         `Role/${fullname}-connectivity`,
         `RoleBinding/${fullname}-connectivity`,
         `Role/${fullname}-leader-election`,
-        `RoleBinding/${fullname}-leader-election`
+        `RoleBinding/${fullname}-leader-election`,
+        `Service/${fullname}-webhook`,
+        `ValidatingWebhookConfiguration/${fullname}`,
+        `ConfigMap/${fullname}-admission-params`,
+        `ValidatingAdmissionPolicy/${fullname}-applicationinstance`,
+        `ValidatingAdmissionPolicy/${fullname}-operation`,
+        `ValidatingAdmissionPolicyBinding/${fullname}-applicationinstance`,
+        `ValidatingAdmissionPolicyBinding/${fullname}-operation`
       ].sort()
     )
-    for (const o of objects.filter((o) => !String(o["kind"]).startsWith("Cluster"))) {
+    for (const o of objects.filter((o) => !String(o["kind"]).startsWith("Cluster") && !String(o["kind"]).startsWith("Validating"))) {
       expect(rec(o["metadata"])["namespace"], `${String(o["kind"])} namespace`).toBe(release.namespace)
     }
     for (const o of objects) {
@@ -197,7 +204,10 @@ describe("rendered with default values", () => {
       { name: "POD_NAMESPACE", valueFrom: { fieldRef: { fieldPath: "metadata.namespace" } } },
       { name: "NODE_OPTIONS", value: "--max-old-space-size=192 --max-semi-space-size=8" }
     ])
-    expect(c["ports"]).toEqual([{ name: "health", containerPort: 8081, protocol: "TCP" }])
+    expect(c["ports"]).toEqual([
+      { name: "health", containerPort: 8081, protocol: "TCP" },
+      { name: "webhook", containerPort: 9443, protocol: "TCP" }
+    ])
     expect(c["livenessProbe"]).toMatchObject({ httpGet: { path: "/healthz", port: "health" } })
     expect(c["readinessProbe"]).toMatchObject({ httpGet: { path: "/readyz", port: "health" } })
     expect(c["securityContext"]).toEqual({
@@ -310,7 +320,12 @@ describe("rendered with overrides", () => {
   })
 
   it("rbac.create=false and serviceAccount.create=false render neither, and the pod uses the named account", () => {
-    const { objects } = render({ rbac: { create: false }, serviceAccount: { create: false, name: "existing" } })
+    const { objects } = render({
+      rbac: { create: false },
+      serviceAccount: { create: false, name: "existing" },
+      webhooks: { enabled: false },
+      admissionPolicies: { enabled: false }
+    })
     expect(objects.map((o) => o["kind"])).toEqual(["Deployment"])
     expect(podSpec(objects)["serviceAccountName"]).toBe("existing")
   })
@@ -318,13 +333,13 @@ describe("rendered with overrides", () => {
   it("a named ServiceAccount is the one the bindings name", () => {
     const { objects } = render({ serviceAccount: { name: "operator" } })
     expect(rec(only(objects, "ServiceAccount")["metadata"])["name"]).toBe("operator")
-    for (const b of objects.filter((o) => String(o["kind"]).endsWith("Binding"))) {
+    for (const b of objects.filter((o) => ["RoleBinding", "ClusterRoleBinding"].includes(String(o["kind"])))) {
       expect(b["subjects"]).toEqual([{ kind: "ServiceAccount", name: "operator", namespace: release.namespace }])
     }
   })
 
   it("the metrics Service targets the health port, where /metrics is served", () => {
-    const { objects, files } = render({ metrics: { service: { enabled: true } } })
+    const { objects, files } = render({ metrics: { service: { enabled: true } }, webhooks: { enabled: false } })
     const service = only(objects, "Service")
     expect(rec(service["metadata"])["name"]).toBe(`${fullname}-metrics`)
     expect(rec(service["spec"])["ports"]).toEqual([{ name: "metrics", port: 8081, targetPort: "health", protocol: "TCP" }])
@@ -341,7 +356,10 @@ describe("rendered with overrides", () => {
       tolerations: [{ key: "dedicated", operator: "Exists" }]
     })
     const c = manager(objects)
-    expect(c["ports"]).toEqual([{ name: "health", containerPort: 9440, protocol: "TCP" }])
+    expect(c["ports"]).toEqual([
+      { name: "health", containerPort: 9440, protocol: "TCP" },
+      { name: "webhook", containerPort: 9443, protocol: "TCP" }
+    ])
     expect(c["image"]).toBe("registry.example.test/ops/operator:v0.1.0")
     expect(podSpec(objects)).toMatchObject({
       nodeSelector: { "kubernetes.io/os": "linux" },
