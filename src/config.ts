@@ -3,6 +3,7 @@
  * Components read it through the `OperatorConfig` service, so tests set it with a Layer.
  */
 import { Context, Duration, Either, Layer, Option, Redacted } from "effect"
+import { defaultWebhookSettings, type WebhookSettings } from "./admission/settings.js"
 import { NamespaceGate, Names } from "./api/wellKnown.js"
 import type { ConnectivityMode } from "./connectivity/modes/mode.js"
 import { type LabelSelector, parseLabelSelector } from "./kube/labelSelector.js"
@@ -54,6 +55,8 @@ export interface OperatorConfigShape {
    * with an admin kubeconfig).
    */
   readonly namespaceAccess: Option.Option<NamespaceAccessConfig>
+  /** The validating webhooks and their certificates (port 0: off). */
+  readonly webhook: WebhookSettings
 }
 
 export class OperatorConfig extends Context.Tag("vworkspace/OperatorConfig")<OperatorConfig, OperatorConfigShape>() {}
@@ -78,7 +81,8 @@ export const defaultOperatorConfig: OperatorConfigShape = {
   connectivity: defaultConnectivityConfig,
   approvalClaimSecret: Redacted.make(""),
   veleroNamespace: Names.defaultVeleroNamespace,
-  namespaceAccess: Option.none()
+  namespaceAccess: Option.none(),
+  webhook: defaultWebhookSettings
 }
 
 export const operatorConfigLayer = (overrides: Partial<OperatorConfigShape> = {}) =>

@@ -4,6 +4,8 @@
  * in the e2e tests and (with a `watchNamespace`) in integration tests; only Layers change.
  */
 import { Context, Effect, Layer, Option, type Scope, Stream } from "effect"
+import { runCertificateWriter, runWebhookServer } from "./admission/index.js"
+import { admissionLookupLive } from "./admission/judge.js"
 import { Labels } from "./api/wellKnown.js"
 import { OperatorConfig } from "./config.js"
 import { startConnectivity } from "./connectivity/wiring.js"
@@ -172,6 +174,13 @@ export const startOperator = (
       ]
     })
 
+    // The webhooks answer on every replica; the certificate writer runs on the leader.
+    const webhook = config.webhook
+    if (webhook.port !== 0) {
+      yield* runWebhookServer(webhook, config.podNamespace).pipe(Effect.provide(admissionLookupLive), Effect.provide(context))
+    }
+    const certificateWriter = webhook.port === 0 ? [] : [runCertificateWriter(webhook, config.podNamespace)]
+
     const namespaceAccess =
       access === undefined
         ? []
@@ -204,7 +213,7 @@ export const startOperator = (
 
     const manager = yield* Manager.start({
       controllers: [applicationInstances, operationController, ...namespaceAccess, ...connectivity.controllers],
-      leaderRunnables: connectivity.leaderRunnables,
+      leaderRunnables: [...connectivity.leaderRunnables, ...certificateWriter],
       caches: [...informers.values(), ...connectivity.caches],
       healthProbe: options.healthProbe,
       leaderElection: options.leaderElection

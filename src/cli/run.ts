@@ -8,6 +8,7 @@ import * as fs from "node:fs"
 import { parseArgs } from "node:util"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Console, Data, Duration, Effect, Either, Layer, LogLevel, Option, Redacted } from "effect"
+import { defaultWebhookSettings } from "../admission/settings.js"
 import { Names } from "../api/wellKnown.js"
 import { OperatorConfig, defaultOperatorConfig } from "../config.js"
 import { ConnectivityModes, parseConnectivityMode } from "../connectivity/modes/mode.js"
@@ -167,6 +168,36 @@ const flags = {
     env: "VELERO_NAMESPACE",
     fallback: Names.defaultVeleroNamespace,
     help: "Namespace of Velero's Backup and Restore objects"
+  },
+  "webhook-port": {
+    kind: "integer",
+    fallback: "9443",
+    help: "Port of the validating webhooks (HTTPS); 0 turns the webhook server off"
+  },
+  "webhook-host": {
+    kind: "text",
+    env: "VWORKSPACE_WEBHOOK_HOST",
+    help: "Address the webhook server binds (default: every interface)"
+  },
+  "webhook-configuration-name": {
+    kind: "text",
+    fallback: defaultWebhookSettings.configurationName,
+    help: "ValidatingWebhookConfiguration whose caBundle the operator keeps current"
+  },
+  "webhook-secret-name": {
+    kind: "text",
+    fallback: defaultWebhookSettings.secretName,
+    help: "Secret (in the pod namespace) holding the webhook CA and serving certificate"
+  },
+  "webhook-service-name": {
+    kind: "text",
+    fallback: defaultWebhookSettings.serviceName,
+    help: "Service in front of the webhook server (its DNS names go into the certificate)"
+  },
+  "webhook-cert-dir": {
+    kind: "text",
+    env: "VWORKSPACE_WEBHOOK_CERT_DIR",
+    help: "cert-manager mode: read tls.crt and tls.key from here; the operator then writes no certificate"
   },
   "log-level": { kind: "text", env: "LOG_LEVEL", fallback: "info", choices: logLevels }
 } as const satisfies Record<string, Flag>
@@ -329,6 +360,12 @@ export const parseRunFlags = (
         namespaceAccessRole: d.optional("namespace-access-role"),
         namespaceAccessServiceAccount: d.optional("namespace-access-service-account"),
         veleroNamespace: yield* d.text("velero-namespace"),
+        webhookPort: yield* d.integer("webhook-port"),
+        webhookHost: d.optional("webhook-host"),
+        webhookConfigurationName: yield* d.text("webhook-configuration-name"),
+        webhookSecretName: yield* d.text("webhook-secret-name"),
+        webhookServiceName: yield* d.text("webhook-service-name"),
+        webhookCertDir: d.optional("webhook-cert-dir"),
         logLevel: isLogLevel(logLevel) ? logLevel : "info"
       }
     })
@@ -365,6 +402,12 @@ export interface RunFlags {
   readonly namespaceAccessRole: Option.Option<string>
   readonly namespaceAccessServiceAccount: Option.Option<string>
   readonly veleroNamespace: string
+  readonly webhookPort: number
+  readonly webhookHost: Option.Option<string>
+  readonly webhookConfigurationName: string
+  readonly webhookSecretName: string
+  readonly webhookServiceName: string
+  readonly webhookCertDir: Option.Option<string>
   readonly logLevel: keyof typeof levels
 }
 
@@ -405,7 +448,16 @@ const runOperator = (o: RunFlags) =>
       namespaceAccess: Option.zipWith(o.namespaceAccessRole, o.namespaceAccessServiceAccount, (clusterRole, serviceAccount) => ({
         clusterRole,
         serviceAccount
-      }))
+      })),
+      webhook: {
+        ...defaultWebhookSettings,
+        port: o.webhookPort,
+        host: Option.getOrUndefined(o.webhookHost),
+        configurationName: o.webhookConfigurationName,
+        secretName: o.webhookSecretName,
+        serviceName: o.webhookServiceName,
+        certDir: o.webhookCertDir
+      }
     })
     const kube = Option.match(o.kubeconfig, {
       onNone: () => KubeApiLive.fromDefault,

@@ -7,6 +7,10 @@
  * placeholder) is checked: keys ending in `password` or `secret`, keys that are exactly
  * `accesskey`, `secretkey`, `apikey` or `token` (case-insensitive), and PEM private keys under any
  * key. The first hit in document order is reported, with its dotted path.
+ *
+ * Keys that name an existing Secret (`existingSecret`, `existingSecretName`: any key starting
+ * with `existing`) are references, the very thing charts offer instead of inline credentials, and
+ * are allowed (a deliberate difference from the original, which rejected them by their suffix).
  */
 const placeholders = new Set(["<set via externalsecret>", "<set via external-secret>"])
 const exactKeys = new Set(["accesskey", "secretkey", "apikey", "token"])
@@ -16,7 +20,8 @@ const problem = (key: string, value: string): string | undefined => {
   const trimmed = value.trim()
   if (trimmed === "" || placeholders.has(trimmed.toLowerCase())) return undefined
   const k = key.toLowerCase()
-  if (k.endsWith("password") || k.endsWith("secret") || exactKeys.has(k)) return "use secretRef or configMapRef"
+  const reference = k.startsWith("existing")
+  if (!reference && (k.endsWith("password") || k.endsWith("secret") || exactKeys.has(k))) return "use secretRef or configMapRef"
   if (pemPrivateKey.test(trimmed)) return "PEM private key not allowed inline"
   return undefined
 }

@@ -16,7 +16,8 @@ export interface OperatorProcess {
 }
 
 export const spawnOperator = (args: ReadonlyArray<string>): OperatorProcess => {
-  const proc: ChildProcess = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", "run", ...args], {
+  // The webhook server is off unless a test turns it on (it would listen on every interface at 9443).
+  const proc: ChildProcess = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", "run", "--webhook-port=0", ...args], {
     stdio: ["ignore", "pipe", "pipe"]
   })
   let output = ""

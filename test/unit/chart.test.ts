@@ -123,10 +123,17 @@ describe("rendered with default values", () => {
         `Role/${fullname}-connectivity`,
         `RoleBinding/${fullname}-connectivity`,
         `Role/${fullname}-leader-election`,
-        `RoleBinding/${fullname}-leader-election`
+        `RoleBinding/${fullname}-leader-election`,
+        `Service/${fullname}-webhook`,
+        `ValidatingWebhookConfiguration/${fullname}`,
+        `ConfigMap/${fullname}-admission-params`,
+        `ValidatingAdmissionPolicy/${fullname}-applicationinstance`,
+        `ValidatingAdmissionPolicy/${fullname}-operation`,
+        `ValidatingAdmissionPolicyBinding/${fullname}-applicationinstance`,
+        `ValidatingAdmissionPolicyBinding/${fullname}-operation`
       ].sort()
     )
-    for (const o of objects.filter((o) => !String(o["kind"]).startsWith("Cluster"))) {
+    for (const o of objects.filter((o) => !String(o["kind"]).startsWith("Cluster") && !String(o["kind"]).startsWith("Validating"))) {
       expect(rec(o["metadata"])["namespace"], `${String(o["kind"])} namespace`).toBe(release.namespace)
     }
     for (const o of objects) {
@@ -194,7 +201,8 @@ describe("rendered with default values", () => {
     ])
     expect(c["ports"]).toEqual([
       { name: "health", containerPort: 8081, protocol: "TCP" },
-      { name: "metrics", containerPort: 8443, protocol: "TCP" }
+      { name: "metrics", containerPort: 8443, protocol: "TCP" },
+      { name: "webhook", containerPort: 9443, protocol: "TCP" }
     ])
     expect(c["livenessProbe"]).toMatchObject({ httpGet: { path: "/healthz", port: "health" } })
     expect(c["readinessProbe"]).toMatchObject({ httpGet: { path: "/readyz", port: "health" } })
@@ -306,7 +314,12 @@ describe("rendered with overrides", () => {
   })
 
   it("rbac.create=false and serviceAccount.create=false render neither, and the pod uses the named account", () => {
-    const { objects } = render({ rbac: { create: false }, serviceAccount: { create: false, name: "existing" } })
+    const { objects } = render({
+      rbac: { create: false },
+      serviceAccount: { create: false, name: "existing" },
+      webhooks: { enabled: false },
+      admissionPolicies: { enabled: false }
+    })
     expect(objects.map((o) => o["kind"])).toEqual(["Deployment"])
     expect(podSpec(objects)["serviceAccountName"]).toBe("existing")
   })
@@ -314,7 +327,7 @@ describe("rendered with overrides", () => {
   it("a named ServiceAccount is the one the bindings name", () => {
     const { objects } = render({ serviceAccount: { name: "operator" } })
     expect(rec(only(objects, "ServiceAccount")["metadata"])["name"]).toBe("operator")
-    for (const b of objects.filter((o) => String(o["kind"]).endsWith("Binding"))) {
+    for (const b of objects.filter((o) => ["RoleBinding", "ClusterRoleBinding"].includes(String(o["kind"])))) {
       expect(b["subjects"]).toEqual([{ kind: "ServiceAccount", name: "operator", namespace: release.namespace }])
     }
   })

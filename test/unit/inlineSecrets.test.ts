@@ -4,7 +4,6 @@ import { findInlineSecret } from "../../src/validation/inlineSecrets.js"
 describe("inline secret scan", () => {
   it.each([
     [{ postgresql: { auth: { password: "hunter2" } } }, 'inline secret material rejected at "postgresql.auth.password": use secretRef or configMapRef'],
-    [{ existingSecret: "name" }, 'inline secret material rejected at "existingSecret": use secretRef or configMapRef'],
     [{ list: [{ clientSecret: "x" }] }, 'inline secret material rejected at "list[0].clientSecret": use secretRef or configMapRef'],
     [{ s3: { accessKey: "AKIA" } }, 'inline secret material rejected at "s3.accessKey": use secretRef or configMapRef'],
     [{ Token: "abc" }, 'inline secret material rejected at "Token": use secretRef or configMapRef'],
@@ -15,6 +14,7 @@ describe("inline secret scan", () => {
 
   it.each([
     [{ passwordKey: "x" }],
+    [{ auth: { existingSecret: "db-credentials", existingSecretPasswordKey: "password" } }],
     [{ password: "" }],
     [{ password: "  <set via ExternalSecret>  " }],
     [{ replicas: 3, secret: { enabled: true } }],
