@@ -1,19 +1,27 @@
-# Build stage: compile TypeScript and keep only production dependencies.
-FROM node:20-bookworm-slim AS build
+# syntax=docker/dockerfile:1
+# The operator image: the compiled CLI on Node.js 24 (the current LTS), production dependencies only.
+
+# 1. Compile TypeScript (needs the dev dependencies).
+FROM node:24-trixie-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
-RUN npm run build && npm prune --omit=dev
+RUN npm run build
 
-# Runtime stage: no compiler, no dev dependencies, non-root, read-only friendly.
-FROM node:20-bookworm-slim
-ENV NODE_ENV=production
-# The chart's defaults for a 256Mi memory limit (its values.yaml `nodeOptions` overrides this).
-ENV NODE_OPTIONS="--max-old-space-size=192 --max-semi-space-size=8"
+# 2. Production dependencies only, from the lockfile.
+FROM node:24-trixie-slim AS deps
 WORKDIR /app
-COPY --from=build /app/node_modules ./node_modules
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund
+
+# 3. Runtime: no compiler, no npm cache, non-root, works with a read-only root filesystem.
+#    NODE_OPTIONS (heap limits) comes from the chart's `nodeOptions` value, not from the image.
+FROM node:24-trixie-slim AS runtime
+ENV NODE_ENV=production
+WORKDIR /app
+COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /app/dist/src ./dist/src
 COPY package.json ./
 # The node image's `node` user, by number so the kubelet can check runAsNonRoot.

@@ -6,6 +6,7 @@ import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
+import { Schema } from "effect"
 import YAML from "yaml"
 
 export const chartDir = path.join(import.meta.dirname, "../../charts/vworkspace-operator")
@@ -73,36 +74,93 @@ export const withValuesFile = <A>(values: Record<string, unknown>, use: (file: s
   }
 }
 
+/** The flags `helm template` and `helm lint` share. */
+const commonFlags = (options: Omit<RenderOptions, "apiVersions">, valuesFile: string): ReadonlyArray<string> => [
+  "--namespace",
+  options.namespace,
+  "--kube-version",
+  options.kubeVersion ?? "v1.36.3",
+  "-f",
+  valuesFile
+]
+
 /** `helm template` of the chart; throws HelmError (with helm's message) when rendering fails. */
 export const renderChart = (options: RenderOptions): RenderedChart =>
+  withValuesFile(options.values ?? {}, (valuesFile) =>
+    parseManifest(
+      helm([
+        "template",
+        options.releaseName,
+        chartDir,
+        ...commonFlags(options, valuesFile),
+        ...(options.apiVersions ?? []).flatMap((v) => ["--api-versions", v])
+      ])
+    )
+  )
+
+/** Splits helm's multi-document output into files and objects. */
+const parseManifest = (output: string): RenderedChart => {
+  const files = new Map<string, string>()
+  const objects: Array<Record<string, unknown>> = []
+  const prefix = `${path.basename(chartDir)}/templates/`
+  // helm separates documents with "---" and names each one's template in a "# Source:" line.
+  for (const text of output.split(/^---\s*$/m)) {
+    const source = /^# Source: (\S+)/m.exec(text)?.[1]
+    if (source === undefined) continue
+    const name = source.startsWith(prefix) ? source.slice(prefix.length) : source
+    files.set(name, (files.has(name) ? `${files.get(name)}---\n` : "") + text.trimStart())
+    const doc = YAML.parseDocument(text)
+    if (doc.errors.length > 0) throw new HelmError(`helm printed invalid YAML in ${name}: ${doc.errors[0]!.message}`)
+    const value: unknown = doc.toJS()
+    if (isRecord(value)) objects.push(value)
+  }
+  return { files, objects }
+}
+
+/**
+ * `helm lint` of the chart with `values` (`--strict` when asked): its output, or HelmError. helm
+ * lint reports a template's `fail` as INFO only, so render with renderChart to test those.
+ */
+export const lintChart = (options: Omit<RenderOptions, "apiVersions"> & { readonly strict?: boolean }): string =>
+  withValuesFile(options.values ?? {}, (valuesFile) =>
+    helm(["lint", chartDir, ...(options.strict === true ? ["--strict"] : []), ...commonFlags(options, valuesFile)])
+  )
+
+const DryRunRelease = Schema.parseJson(
+  Schema.Struct({ manifest: Schema.String, info: Schema.Struct({ notes: Schema.optionalWith(Schema.String, { default: () => "" }) }) })
+)
+
+export interface InstallDryRun extends RenderedChart {
+  /** templates/NOTES.txt as `helm install` prints it. */
+  readonly notes: string
+}
+
+/**
+ * `helm install --dry-run=client` against the cluster of `kubeconfig`: the manifests and the
+ * rendered NOTES.txt, which `helm template` never renders. helm v3 reads the cluster's version and
+ * API groups even in client mode (helm/helm#13144), so this needs a reachable API server; nothing
+ * is installed.
+ */
+export const installDryRun = (
+  options: Omit<RenderOptions, "kubeVersion" | "apiVersions"> & { readonly kubeconfig: string }
+): InstallDryRun =>
   withValuesFile(options.values ?? {}, (valuesFile) => {
-    const output = helm([
-      "template",
+    const out = helm([
+      "install",
       options.releaseName,
       chartDir,
+      "--dry-run=client",
+      "--output",
+      "json",
+      "--kubeconfig",
+      options.kubeconfig,
       "--namespace",
       options.namespace,
-      "--kube-version",
-      options.kubeVersion ?? "v1.36.3",
-      ...(options.apiVersions ?? []).flatMap((v) => ["--api-versions", v]),
       "-f",
       valuesFile
     ])
-    const files = new Map<string, string>()
-    const objects: Array<Record<string, unknown>> = []
-    const prefix = `${path.basename(chartDir)}/templates/`
-    // helm separates documents with "---" and names each one's template in a "# Source:" line.
-    for (const text of output.split(/^---\s*$/m)) {
-      const source = /^# Source: (\S+)/m.exec(text)?.[1]
-      if (source === undefined) continue
-      const name = source.startsWith(prefix) ? source.slice(prefix.length) : source
-      files.set(name, (files.has(name) ? `${files.get(name)}---\n` : "") + text.trimStart())
-      const doc = YAML.parseDocument(text)
-      if (doc.errors.length > 0) throw new HelmError(`helm template printed invalid YAML in ${name}: ${doc.errors[0]!.message}`)
-      const value: unknown = doc.toJS()
-      if (isRecord(value)) objects.push(value)
-    }
-    return { files, objects }
+    const release = Schema.decodeUnknownSync(DryRunRelease)(out)
+    return { ...parseManifest(release.manifest), notes: release.info.notes }
   })
 
 /** Chart.yaml and values.yaml as data. */

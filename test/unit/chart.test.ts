@@ -1,22 +1,18 @@
 /**
- * The Helm chart, rendered by the test-only renderer (test/support/helmTemplate.ts) with default
- * and overridden values: what it installs, that its RBAC is exactly src/rbac.ts, and that the
- * Deployment's arguments are ones the `run` command accepts and means.
+ * The Helm chart, rendered by the real `helm template` (test/support/helm.ts) with default and
+ * overridden values: what it installs, that its RBAC is exactly src/rbac.ts, that the Deployment's
+ * arguments are ones the `run` command accepts and means, and that values.schema.json refuses
+ * wrong values with helm's own message. NOTES.txt needs `helm install --dry-run` against an API
+ * server: test/integration/chart.test.ts checks it, with the server-side dry run of every object.
  */
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { Either } from "effect"
 import { describe, expect, it } from "vitest"
+import YAML from "yaml"
 import { parseRunFlags } from "../../src/cli/run.js"
 import { chartRbacTemplate, chartRbacTemplatePath, rbacObjects } from "../../src/rbac.js"
-import {
-  TemplateError,
-  chartDir,
-  chartMetadata,
-  defaultValues,
-  renderChart,
-  type RenderOptions
-} from "../support/helmTemplate.js"
+import { HelmError, chartDir, chartMetadata, defaultValues, renderChart, type RenderOptions } from "../support/helm.js"
 
 const repoRoot = path.join(import.meta.dirname, "../..")
 const release = { releaseName: "ops", namespace: "vworkspace-system" } as const
@@ -34,6 +30,12 @@ const only = (objects: ReadonlyArray<Obj>, kind: string): Obj => {
   return found[0]!
 }
 
+const named = (objects: ReadonlyArray<Obj>, kind: string, name: string): Obj => {
+  const found = ofKind(objects, kind).find((o) => rec(o["metadata"])["name"] === name)
+  expect(found, `${kind} ${name}`).toBeDefined()
+  return found ?? {}
+}
+
 const podSpec = (objects: ReadonlyArray<Obj>) => rec(rec(rec(only(objects, "Deployment")["spec"])["template"])["spec"])
 const manager = (objects: ReadonlyArray<Obj>) => {
   const containers = arr(podSpec(objects)["containers"]).map(rec)
@@ -46,8 +48,15 @@ const withoutLabels = (o: Obj): Obj => {
   return { ...o, metadata }
 }
 const rbacKinds = new Set(["ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"])
+const identity = (o: Obj) => {
+  const m = rec(o["metadata"])
+  return `${String(o["kind"])}/${String(m["namespace"] ?? "")}/${String(m["name"])}`
+}
+/** helm orders objects by kind for installation; compare RBAC objects in a fixed order. */
+const sorted = (objects: ReadonlyArray<Obj>) => [...objects].sort((a, b) => identity(a).localeCompare(identity(b)))
 const renderedRbac = (objects: ReadonlyArray<Obj>) =>
-  objects.filter((o) => rbacKinds.has(String(o["kind"]))).map(withoutLabels)
+  sorted(objects.filter((o) => rbacKinds.has(String(o["kind"]))).map(withoutLabels))
+const generatedRbac = (...args: Parameters<typeof rbacObjects>) => sorted(rbacObjects(...args))
 
 /** Parses container args with the real `run` command, as the image's entrypoint would. */
 const parseRunArgs = async (args: ReadonlyArray<string>) => {
@@ -86,7 +95,18 @@ describe("Chart.yaml and values.yaml", () => {
       },
       approvalClaimSecret: { name: "", key: "approval-claim-secret" },
       velero: { namespace: "velero" },
-      metrics: { service: { enabled: false } },
+      podDisruptionBudget: { minAvailable: 1 },
+      webhooks: { enabled: true, port: 9443, timeoutSeconds: 5, failurePolicy: "Fail", certManager: { enabled: false } },
+      admissionPolicies: { enabled: true },
+      metrics: {
+        enabled: true,
+        bindPort: 8443,
+        secure: true,
+        service: { enabled: false, port: 8443 },
+        serviceMonitor: { enabled: false, interval: "30s" }
+      },
+      tracing: { endpoint: "" },
+      networkPolicy: { enabled: false },
       resources: { requests: { cpu: "10m", memory: "64Mi" }, limits: { cpu: "500m", memory: "256Mi" } },
       podSecurityContext: { runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } },
       securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } },
@@ -107,7 +127,7 @@ describe("Chart.yaml and values.yaml", () => {
 })
 
 describe("rendered with default values", () => {
-  const { objects, files } = render()
+  const { objects } = render()
 
   it("installs a Deployment, its ServiceAccount and the RBAC, all named after the release", () => {
     expect(objects.map((o) => `${String(o["kind"])}/${String(rec(o["metadata"])["name"])}`).sort()).toEqual(
@@ -150,7 +170,7 @@ describe("rendered with default values", () => {
     const serviceAccountName = String(podSpec(objects)["serviceAccountName"])
     expect(serviceAccountName).toBe(fullname)
     expect(renderedRbac(objects)).toEqual(
-      rbacObjects({
+      generatedRbac({
         fullname,
         namespace: release.namespace,
         serviceAccountName,
@@ -224,20 +244,13 @@ describe("rendered with default values", () => {
     expect(rec(rec(rec(deployment["spec"])["template"])["metadata"])["labels"]).toEqual(selector)
     expect(rec(deployment["spec"])["replicas"]).toBe(1)
   })
-
-  it("NOTES.txt tells how to wait for the Deployment and gate a namespace", () => {
-    const notes = files.get("NOTES.txt") ?? ""
-    expect(notes).toContain(`rollout status deployment/${fullname}`)
-    expect(notes).toContain("kubectl label namespace <namespace> managed-by=vworkspace")
-    expect(notes).not.toContain("/metrics")
-  })
 })
 
 describe("rendered with overrides", () => {
   it("watchNamespace: manager rules bound in that namespace only, Namespace reads limited to it", async () => {
     const { objects } = render({ manager: { watchNamespace: "apps", clusterId: "eu-1", logLevel: "debug" } })
     expect(renderedRbac(objects)).toEqual(
-      rbacObjects({
+      generatedRbac({
         fullname,
         namespace: release.namespace,
         serviceAccountName: fullname,
@@ -286,14 +299,16 @@ describe("rendered with overrides", () => {
       gitopsNamespace: "flux-system"
     })
     expect(JSON.stringify(parsed)).toContain('"gitopsSecret":{"_id":"Option","_tag":"Some","value":"git-read"}')
-    expect(() => render({ connectivity: { mode: "carrier-pigeon" } })).toThrow(/use pull, push or gitops/)
+    expect(() => render({ connectivity: { mode: "carrier-pigeon" } })).toThrow(
+      "at '/connectivity/mode': value must be one of 'pull', 'push', 'gitops'"
+    )
     expect(() => render({ connectivity: { mode: "gitops" } })).toThrow(/gitops.url and manager.clusterId/)
   })
 
   it("push mode: the control plane's ServiceAccount, with our CRDs in the listed namespaces only", () => {
     const { objects } = render({ connectivity: { mode: "push", push: { namespaces: ["org-a", "org-b"] } } })
     expect(renderedRbac(objects)).toEqual(
-      rbacObjects({
+      generatedRbac({
         fullname,
         namespace: release.namespace,
         serviceAccountName: fullname,
@@ -308,9 +323,25 @@ describe("rendered with overrides", () => {
   })
 
   it("more than one replica without leader election is refused", () => {
-    expect(() => render({ replicaCount: 2, manager: { leaderElect: false } })).toThrow(TemplateError)
-    expect(() => render({ replicaCount: 2, manager: { leaderElect: false } })).toThrow(/leaderElect/)
+    expect(() => render({ replicaCount: 2, manager: { leaderElect: false } })).toThrow(HelmError)
+    expect(() => render({ replicaCount: 2, manager: { leaderElect: false } })).toThrow(
+      "replicaCount > 1 needs manager.leaderElect=true"
+    )
     expect(rec(only(render({ replicaCount: 2 }).objects, "Deployment")["spec"])["replicas"]).toBe(2)
+  })
+
+  it("one replica has no PodDisruptionBudget; two get one that keeps a pod, and an impossible one is refused", () => {
+    expect(ofKind(render().objects, "PodDisruptionBudget")).toEqual([])
+    const { objects } = render({ replicaCount: 2 })
+    const pdb = only(objects, "PodDisruptionBudget")
+    const podLabels = rec(rec(rec(only(objects, "Deployment")["spec"])["template"])["metadata"])["labels"]
+    expect(pdb["spec"]).toEqual({ minAvailable: 1, selector: { matchLabels: podLabels } })
+    expect(rec(only(render({ replicaCount: 3, podDisruptionBudget: { minAvailable: "50%" } }).objects, "PodDisruptionBudget")["spec"])).toMatchObject({
+      minAvailable: "50%"
+    })
+    expect(() => render({ replicaCount: 2, podDisruptionBudget: { minAvailable: 2 } })).toThrow(
+      "podDisruptionBudget.minAvailable (2) must be below replicaCount (2)"
+    )
   })
 
   it("rbac.create=false and serviceAccount.create=false render neither, and the pod uses the named account", () => {
@@ -332,14 +363,77 @@ describe("rendered with overrides", () => {
     }
   })
 
-  it("the metrics Service targets the metrics port (HTTPS by default)", () => {
-    const { objects, files } = render({ metrics: { service: { enabled: true } } })
-    const service = only(objects, "Service")
+  it("the metrics Service targets the container's metrics port, where /metrics is served", () => {
+    const { objects } = render({ metrics: { service: { enabled: true, port: 9090 }, bindPort: 8444 } })
+    const service = named(objects, "Service", `${fullname}-metrics`)
     expect(rec(service["metadata"])["name"]).toBe(`${fullname}-metrics`)
-    expect(rec(service["spec"])["ports"]).toEqual([{ name: "https", port: 8443, targetPort: "metrics", protocol: "TCP" }])
+    expect(rec(service["spec"])["ports"]).toEqual([{ name: "metrics", port: 9090, targetPort: "metrics", protocol: "TCP" }])
+    expect(manager(objects)["ports"]).toContainEqual({ name: "metrics", containerPort: 8444, protocol: "TCP" })
     const podLabels = rec(rec(rec(only(objects, "Deployment")["spec"])["template"])["metadata"])["labels"]
     expect(rec(service["spec"])["selector"]).toEqual(podLabels)
-    expect(files.get("NOTES.txt")).toContain(`https://${fullname}-metrics.${release.namespace}.svc:8443/metrics`)
+    expect(() => render({ metrics: { enabled: false, service: { enabled: true } } })).toThrow("need metrics.enabled=true")
+    const off = render({ metrics: { enabled: false } }).objects
+    expect(arr(manager(off)["ports"]).map((p) => rec(p)["name"])).toEqual(["health", "webhook"])
+  })
+
+  it("a ServiceMonitor only with the monitoring.coreos.com/v1 API: it scrapes the metrics Service over HTTPS with a token", () => {
+    const values = { metrics: { serviceMonitor: { enabled: true, interval: "15s", labels: { release: "prometheus" } } } }
+    expect(ofKind(render().objects, "ServiceMonitor")).toEqual([])
+    expect(() => render(values)).toThrow("metrics.serviceMonitor.enabled needs the monitoring.coreos.com/v1 ServiceMonitor API")
+    const { objects } = render(values, { apiVersions: ["monitoring.coreos.com/v1"] })
+    const monitor = only(objects, "ServiceMonitor")
+    const service = named(objects, "Service", `${fullname}-metrics`)
+    expect(monitor["apiVersion"]).toBe("monitoring.coreos.com/v1")
+    expect(rec(monitor["metadata"])["labels"]).toMatchObject({ release: "prometheus" })
+    const selector = rec(rec(rec(monitor["spec"])["selector"])["matchLabels"])
+    expect(rec(service["metadata"])["labels"]).toMatchObject(selector)
+    expect(rec(monitor["spec"])["namespaceSelector"]).toEqual({ matchNames: [release.namespace] })
+    expect(rec(monitor["spec"])["endpoints"]).toEqual([
+      {
+        port: "metrics",
+        path: "/metrics",
+        interval: "15s",
+        scheme: "https",
+        bearerTokenFile: "/var/run/secrets/kubernetes.io/serviceaccount/token",
+        tlsConfig: { insecureSkipVerify: true }
+      }
+    ])
+    const plain = render({ metrics: { secure: false, serviceMonitor: { enabled: true } } }, { apiVersions: ["monitoring.coreos.com/v1"] })
+    expect(arr(rec(only(plain.objects, "ServiceMonitor")["spec"])["endpoints"])).toEqual([
+      { port: "metrics", path: "/metrics", interval: "30s", scheme: "http" }
+    ])
+  })
+
+  it("the NetworkPolicy admits only the health, webhook and metrics ports, and lets out only DNS, the API server and the control plane", () => {
+    expect(ofKind(render().objects, "NetworkPolicy")).toEqual([])
+    const prometheus = { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "monitoring" } } }
+    const { objects } = render({
+      networkPolicy: {
+        enabled: true,
+        metricsFrom: [prometheus],
+        apiServer: { cidrs: ["10.96.0.1/32", "192.168.10.5/32"] },
+        controlPlane: { cidrs: ["203.0.113.7/32"] }
+      }
+    })
+    const policy = only(objects, "NetworkPolicy")
+    const podLabels = rec(rec(rec(only(objects, "Deployment")["spec"])["template"])["metadata"])["labels"]
+    const tcp = (port: number | string) => ({ port, protocol: "TCP" })
+    expect(policy["spec"]).toEqual({
+      podSelector: { matchLabels: podLabels },
+      policyTypes: ["Ingress", "Egress"],
+      ingress: [{ ports: [tcp("health")] }, { ports: [tcp(9443)] }, { ports: [tcp("metrics")], from: [prometheus] }],
+      egress: [
+        { ports: [{ port: 53, protocol: "UDP" }, tcp(53)] },
+        { ports: [tcp(443), tcp(6443)], to: [{ ipBlock: { cidr: "10.96.0.1/32" } }, { ipBlock: { cidr: "192.168.10.5/32" } }] },
+        { ports: [tcp(443)], to: [{ ipBlock: { cidr: "203.0.113.7/32" } }] }
+      ]
+    })
+    // Without the webhook server and metrics, only the probes may come in.
+    const closed = render({ networkPolicy: { enabled: true }, webhooks: { port: 0 }, metrics: { enabled: false } })
+    expect(rec(only(closed.objects, "NetworkPolicy")["spec"])["ingress"]).toEqual([{ ports: [tcp("health")] }])
+    const extra = { to: [{ ipBlock: { cidr: "198.51.100.0/24" } }], ports: [tcp(4318)] }
+    const traced = render({ networkPolicy: { enabled: true, extraEgress: [extra] } })
+    expect(arr(rec(only(traced.objects, "NetworkPolicy")["spec"])["egress"]).at(-1)).toEqual(extra)
   })
 
   it("the health port follows healthProbeBindAddress; image tag and scheduling come from values", () => {
@@ -366,5 +460,73 @@ describe("rendered with overrides", () => {
     expect(named({}, "ops")).toBe("ops-vworkspace-operator")
     expect(named({ fullnameOverride: "operator" }, "ops")).toBe("operator")
     expect(named({ nameOverride: "vwo" }, "ops")).toBe("ops-vwo")
+  })
+})
+
+describe("values.schema.json", () => {
+  it("is draft-07 and describes every key of values.yaml, so a misspelt key is refused", () => {
+    const schema = rec(JSON.parse(fs.readFileSync(path.join(chartDir, "values.schema.json"), "utf8")))
+    expect(schema["$schema"]).toBe("http://json-schema.org/draft-07/schema#")
+    // Every mapping in values.yaml is a closed object in the schema (free-form ones excepted).
+    const freeForm = new Set(["podSecurityContext", "securityContext", "affinity", "global"])
+    const missing: Array<string> = []
+    const walk = (values: Obj, node: Obj, at: string) => {
+      for (const [key, value] of Object.entries(values)) {
+        const child = rec(rec(node["properties"])[key])
+        if (Object.keys(child).length === 0) missing.push(`${at}${key}`)
+        else if (rec(value) === value && Object.keys(value).length > 0 && !freeForm.has(key) && child["additionalProperties"] === false) {
+          walk(rec(value), child, `${at}${key}.`)
+        }
+      }
+    }
+    walk(defaultValues(), schema, "")
+    expect(missing).toEqual([])
+    expect(() => render({ replicas: 2 })).toThrow("additional properties 'replicas' not allowed")
+    expect(() => render({ metrics: { serviceMonitor: { enable: true } } })).toThrow("additional properties 'enable' not allowed")
+  })
+
+  it("a wrong type or value is refused with helm's message naming the key", () => {
+    const refused: ReadonlyArray<readonly [Obj, string]> = [
+      [{ replicaCount: "two" }, "at '/replicaCount': got string, want integer"],
+      [{ manager: { leaderElect: "maybe" } }, "at '/manager/leaderElect': got string, want boolean"],
+      [{ webhooks: { port: 70000 } }, "at '/webhooks/port': maximum: got 70,000, want 65,535"],
+      [{ webhooks: { failurePolicy: "Retry" } }, "at '/webhooks/failurePolicy': value must be one of 'Fail', 'Ignore'"],
+      [{ metrics: { serviceMonitor: { interval: "soon" } } }, "at '/metrics/serviceMonitor/interval'"],
+      [{ metrics: { bindPort: "8443" } }, "at '/metrics/bindPort': got string, want integer"],
+      [{ tracing: { endpoint: "collector:4318" } }, "at '/tracing/endpoint'"],
+      [{ networkPolicy: { enabled: "true" } }, "at '/networkPolicy/enabled': got string, want boolean"],
+      [{ podDisruptionBudget: { minAvailable: "half" } }, "at '/podDisruptionBudget/minAvailable'"],
+      [{ connectivity: { push: { namespaces: "org-a" } } }, "at '/connectivity/push/namespaces': got string, want array"],
+      [{ image: { pullPolicy: "Sometimes" } }, "at '/image/pullPolicy': value must be one of 'Always', 'IfNotPresent', 'Never'"]
+    ]
+    const messages = refused.map(([values]) => {
+      try {
+        render(values)
+        return "rendered"
+      } catch (error) {
+        return error instanceof HelmError ? error.message : String(error)
+      }
+    })
+    refused.forEach(([values, expected], i) => {
+      expect(messages[i], JSON.stringify(values)).toContain("values don't meet the specifications of the schema(s)")
+      expect(messages[i], JSON.stringify(values)).toContain(expected)
+    })
+  })
+
+  it("every example values file renders, each in its mode", () => {
+    const examples = fs.readdirSync(path.join(chartDir, "examples")).sort()
+    expect(examples).toEqual(["gitops.yaml", "ha.yaml", "pull.yaml", "push.yaml"])
+    const modes = examples.map((file) => {
+      const values = rec(YAML.parse(fs.readFileSync(path.join(chartDir, "examples", file), "utf8")))
+      const { objects } = render(values, { apiVersions: ["monitoring.coreos.com/v1"] })
+      const args = arr(manager(objects)["args"]).map(String)
+      return [file, args.find((a) => a.startsWith("--connectivity-mode=")), ofKind(objects, "PodDisruptionBudget").length] as const
+    })
+    expect(modes).toEqual([
+      ["gitops.yaml", "--connectivity-mode=gitops", 0],
+      ["ha.yaml", "--connectivity-mode=pull", 1],
+      ["pull.yaml", "--connectivity-mode=pull", 0],
+      ["push.yaml", "--connectivity-mode=push", 0]
+    ])
   })
 })
