@@ -11,7 +11,8 @@ import { Context, Effect, Layer, Schema } from "effect"
 import { KubeApi } from "../../src/kube/KubeApi.js"
 import { KubeApiLive } from "../../src/kube/KubeApiLive.js"
 import type { ResourceType } from "../../src/kube/object.js"
-import { adminRequest, adminTarget, createTestNamespace, devCluster } from "../support/cluster.js"
+import { adminTarget, createTestNamespace, devCluster } from "../support/cluster.js"
+import { newServiceAccountToken } from "../support/serviceAccount.js"
 import { kubeLayer } from "../support/operator.js"
 
 const SelfSubjectReview: ResourceType = {
@@ -33,25 +34,6 @@ const whoAmI = (api: KubeApi["Type"]) =>
       Effect.map((r) => r.status.userInfo.username)
     )
 
-const TokenRequestStatus = Schema.parseJson(Schema.Struct({ status: Schema.Struct({ token: Schema.String }) }))
-
-/** A ServiceAccount and a bound token for it from the TokenRequest API (what the kubelet projects). */
-const serviceAccountToken = (namespace: string, name: string) =>
-  Effect.gen(function* () {
-    const created = yield* adminRequest({
-      method: "POST",
-      path: `/api/v1/namespaces/${namespace}/serviceaccounts`,
-      body: JSON.stringify({ apiVersion: "v1", kind: "ServiceAccount", metadata: { name } })
-    })
-    expect(created.status).toBe(201)
-    const response = yield* adminRequest({
-      method: "POST",
-      path: `/api/v1/namespaces/${namespace}/serviceaccounts/${name}/token`,
-      body: JSON.stringify({ apiVersion: "authentication.k8s.io/v1", kind: "TokenRequest", spec: { expirationSeconds: 3600 } })
-    })
-    expect(response.status).toBe(201)
-    return (yield* Schema.decodeUnknown(TokenRequestStatus)(response.body)).status.token
-  })
 
 const tempDir = Effect.acquireRelease(
   Effect.sync(() => fs.mkdtempSync(path.join(os.tmpdir(), "vworkspace-auth-"))),
@@ -77,8 +59,8 @@ layer(kubeLayer(), { timeout: "60 seconds", excludeTestServices: true })("authen
   it.scoped("in-cluster service account: a rotated token file is picked up without a restart", () =>
     Effect.gen(function* () {
       const ns = yield* createTestNamespace("auth-sa")
-      const first = yield* serviceAccountToken(ns, "first")
-      const second = yield* serviceAccountToken(ns, "second")
+      const first = yield* newServiceAccountToken(ns, "first")
+      const second = yield* newServiceAccountToken(ns, "second")
       const access = yield* clusterAccess
       const dir = yield* tempDir
       const tokenFile = path.join(dir, "token")
@@ -109,7 +91,7 @@ layer(kubeLayer(), { timeout: "60 seconds", excludeTestServices: true })("authen
   it.scoped("a kubeconfig whose user is an exec plugin (loaded through client-node on demand)", () =>
     Effect.gen(function* () {
       const ns = yield* createTestNamespace("auth-exec")
-      const token = yield* serviceAccountToken(ns, "plugin")
+      const token = yield* newServiceAccountToken(ns, "plugin")
       const access = yield* clusterAccess
       const dir = yield* tempDir
       const plugin = path.join(dir, "credential-plugin.sh")

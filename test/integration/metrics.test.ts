@@ -6,10 +6,11 @@
 import { execFileSync } from "node:child_process"
 import { request } from "node:https"
 import { expect, layer } from "@effect/vitest"
-import { Effect, Schema } from "effect"
+import { Effect } from "effect"
 import { KubeApi } from "../../src/kube/KubeApi.js"
 import { Resources } from "../../src/kube/resources.js"
 import { adminRequest, createTestNamespace } from "../support/cluster.js"
+import { newServiceAccountToken } from "../support/serviceAccount.js"
 import { kubeLayer, startTestOperator } from "../support/operator.js"
 import { waitFor } from "../support/wait.js"
 
@@ -36,25 +37,6 @@ const scrape = (port: number, ca: string, token?: string) =>
     req.end()
   })
 
-const TokenRequestStatus = Schema.parseJson(Schema.Struct({ status: Schema.Struct({ token: Schema.String }) }))
-
-/** A ServiceAccount in `namespace` and a bound token for it. */
-const serviceAccountToken = (namespace: string, name: string) =>
-  Effect.gen(function* () {
-    const created = yield* adminRequest({
-      method: "POST",
-      path: `/api/v1/namespaces/${namespace}/serviceaccounts`,
-      body: JSON.stringify({ apiVersion: "v1", kind: "ServiceAccount", metadata: { name } })
-    })
-    expect(created.status).toBe(201)
-    const response = yield* adminRequest({
-      method: "POST",
-      path: `/api/v1/namespaces/${namespace}/serviceaccounts/${name}/token`,
-      body: JSON.stringify({ apiVersion: "authentication.k8s.io/v1", kind: "TokenRequest", spec: { expirationSeconds: 3600 } })
-    })
-    expect(response.status).toBe(201)
-    return (yield* Schema.decodeUnknown(TokenRequestStatus)(response.body)).status.token
-  })
 
 /** The chart's metrics-reader ClusterRole, bound to one ServiceAccount; both removed with the scope. */
 const grantMetricsReader = (namespace: string, serviceAccount: string) =>
@@ -108,8 +90,8 @@ layer(kubeLayer(), { timeout: "90 seconds", excludeTestServices: true })("secure
   it.scoped("401 without or with a bad token, 403 without the RBAC right, 200 and a promtool-clean exposition with it", () =>
     Effect.gen(function* () {
       const ns = yield* createTestNamespace("metrics", gated)
-      const scraperToken = yield* serviceAccountToken(ns, "scraper")
-      const strangerToken = yield* serviceAccountToken(ns, "stranger")
+      const scraperToken = yield* newServiceAccountToken(ns, "scraper")
+      const strangerToken = yield* newServiceAccountToken(ns, "stranger")
       yield* grantMetricsReader(ns, "scraper")
       const operator = yield* startTestOperator({
         namespace: ns,
