@@ -13,13 +13,12 @@ import { findCondition } from "../../src/api/conditions.js"
 import type { Condition } from "../../src/api/meta.js"
 import { KubeApi } from "../../src/kube/KubeApi.js"
 import type { KubeObject, ResourceType } from "../../src/kube/object.js"
-import { collectionPath } from "../../src/kube/paths.js"
 import { defaultOperatorConfig } from "../../src/config.js"
 import { Resources } from "../../src/kube/resources.js"
 import { controlPlaneServiceAccount } from "../../src/rbac.js"
 import { grantNamespaceAccess, type NamespaceAccessConfig, RoleBindingType } from "../../src/reconcilers/namespaceAccess.js"
 import { writeFluxStatus } from "../support/flux.js"
-import { adminRequest, createTestNamespace, deleteNamespace, testNamespaceName } from "../support/cluster.js"
+import { createTestNamespace, deleteNamespace, testNamespaceName } from "../support/cluster.js"
 import { runJobPod } from "../support/kubelet.js"
 import { operation, placeholderTarget, statusOf, waitPhase } from "../support/operations.js"
 import { clusterId, startPullHarness } from "../support/pullAgent.js"
@@ -656,44 +655,5 @@ layer(kubeLayer(), { timeout: "120 seconds", excludeTestServices: true })("least
       expect(refused.error).toMatch(/forbidden/i)
       expect(Option.isNone(yield* find(Resources.Secret, ungated, "app-credentials"))).toBe(true)
       expect(Option.isNone(yield* find(RoleBindingType, ungated, release.access.clusterRole))).toBe(true)
-    }))
-
-  it.scoped("the API server accepts every object the chart renders (strict server-side dry run)", () =>
-    Effect.gen(function* () {
-      const opNs = yield* createTestNamespace("rbac-chart")
-      const appNs = yield* createTestNamespace("rbac-chart-apps")
-      const variants: ReadonlyArray<Record<string, unknown>> = [
-        {},
-        {
-          replicaCount: 2,
-          manager: { watchNamespace: appNs, clusterId: "cluster-a", logLevel: "debug" },
-          metrics: { service: { enabled: true, annotations: { "prometheus.io/scrape": "true" } } },
-          serviceAccount: { name: "operator", annotations: { "example.com/role": "operator" } },
-          podAnnotations: { "example.com/team": "platform" },
-          nodeSelector: { "kubernetes.io/os": "linux" },
-          tolerations: [{ key: "dedicated", operator: "Equal", value: "ops", effect: "NoSchedule" }],
-          imagePullSecrets: [{ name: "registry" }]
-        }
-      ]
-      const results: Array<{ readonly kind: string; readonly name: string; readonly status: number; readonly body?: string }> = []
-      for (const values of variants) {
-        const rendered = renderChart({ releaseName: testNamespaceName("dry"), namespace: opNs, values })
-        for (const raw of rendered.objects) {
-          const o = yield* typed(raw)
-          const response = yield* adminRequest({
-            method: "POST",
-            path: `${collectionPath(o.type, o.namespace)}?dryRun=All&fieldValidation=Strict`,
-            body: JSON.stringify(o.object)
-          })
-          results.push({
-            kind: o.type.kind,
-            name: o.name,
-            status: response.status,
-            ...(response.status === 201 ? {} : { body: response.body })
-          })
-        }
-      }
-      expect(results.filter((r) => r.status !== 201)).toEqual([])
-      expect(new Set(results.map((r) => r.kind))).toEqual(new Set(Object.keys(chartKinds)))
     }))
 })
