@@ -16,8 +16,10 @@ export interface OperatorProcess {
 }
 
 export const spawnOperator = (args: ReadonlyArray<string>): OperatorProcess => {
-  // The webhook server is off unless a test turns it on (it would listen on every interface at 9443).
-  const proc: ChildProcess = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", "run", "--webhook-port=0", ...args], {
+  // The webhook server and the metrics listener are off unless a test turns them on (a later flag
+  // wins): they would listen on every interface at 9443 and 8443, and two processes would collide.
+  const defaults = ["--webhook-port=0", "--metrics-bind-address=0"]
+  const proc: ChildProcess = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", "run", ...defaults, ...args], {
     stdio: ["ignore", "pipe", "pipe"]
   })
   let output = ""
