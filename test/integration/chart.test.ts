@@ -65,7 +65,17 @@ describe("the chart against the API server", () => {
           ["pull", example("pull.yaml")],
           // The example's org namespaces do not exist here: the RoleBindings go to a test namespace.
           ["push", { ...example("push.yaml"), connectivity: { ...rec(example("push.yaml")["connectivity"]), push: { namespaces: [appNs] } } }],
-          ["gitops", example("gitops.yaml")],
+          // Flux's namespace does not exist here: the GitOps Role goes to a test namespace.
+          [
+            "gitops",
+            {
+              ...example("gitops.yaml"),
+              connectivity: {
+                ...rec(example("gitops.yaml")["connectivity"]),
+                gitops: { ...rec(rec(example("gitops.yaml")["connectivity"])["gitops"]), namespace: appNs }
+              }
+            }
+          ],
           ["ha", example("ha.yaml")],
           // Everything else the chart can render at once.
           ["all", { metrics: { service: { enabled: true } }, networkPolicy: { enabled: true, extraEgress: [{ ports: [{ port: 4318 }] }] } }]
@@ -92,7 +102,8 @@ describe("the chart against the API server", () => {
           expect.arrayContaining(["Deployment", "NetworkPolicy", "PodDisruptionBudget", "Service", "ServiceAccount", "ServiceMonitor"])
         )
       }),
-    { timeout: 180_000 }
+    // Alone it takes about 20 s; beside the other integration files on 2 cores, several minutes.
+    { timeout: 420_000 }
   )
 
   it.effect("NOTES.txt gives the bootstrap steps of each mode", () =>
