@@ -6,7 +6,7 @@
 import { Context, Duration, Effect, Layer, Option, Schedule, Stream } from "effect"
 import { OperatorConfig } from "../config.js"
 import type { Informer, InformerOptions } from "../kube/informer.js"
-import { makeInformer } from "../kube/informer.js"
+import { makeInformer, namedOnly } from "../kube/informer.js"
 import { KubeApi } from "../kube/KubeApi.js"
 import type { ResourceType } from "../kube/object.js"
 import { Resources } from "../kube/resources.js"
@@ -47,7 +47,7 @@ export const startConnectivity = (options: ConnectivityOptions) =>
     const metrics = yield* Metrics
     const clusters = yield* makeInformer(Resources.Cluster, {
       ...options.informer,
-      ...(options.clusterName ? { fieldSelector: `metadata.name=${options.clusterName}` } : {}),
+      ...(options.clusterName ? namedOnly(options.clusterName) : {}),
       metrics: metrics.informer
     })
     options.informers.set(Resources.Cluster, clusters)
@@ -56,7 +56,7 @@ export const startConnectivity = (options: ConnectivityOptions) =>
     const credentialSecret = yield* makeInformer(Resources.Secret, {
       ...options.informer,
       namespace: secretRef.namespace,
-      fieldSelector: `metadata.name=${secretRef.name}`,
+      ...namedOnly(secretRef.name),
       metrics: metrics.informer
     })
     const { credentials, store } = yield* makeSecretCredentials(credentialSecret, secretRef)

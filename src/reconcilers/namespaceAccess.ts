@@ -20,7 +20,7 @@ import { type LabelSelector, matchesLabels } from "../kube/labelSelector.js"
 import type { KubeObject, ResourceType } from "../kube/object.js"
 import { Resources } from "../kube/resources.js"
 import { withKubeRetry } from "../kube/retry.js"
-import type { Informer } from "../kube/informer.js"
+import { type Informer, namedOnly } from "../kube/informer.js"
 import { Controller, ReconcileResult } from "../runtime/controller.js"
 import { keysOf } from "../runtime/sources.js"
 import { ObjectLookup } from "./objectLookup.js"
@@ -60,9 +60,7 @@ export const accessBinding = (access: NamespaceAccessConfig, operatorNamespace: 
 })
 
 /** The informer of the operator's own RoleBindings (by name: RBAC limits the operator to it). */
-export const accessBindingInformerOptions = (access: NamespaceAccessConfig) => ({
-  fieldSelector: `metadata.name=${access.clusterRole}`
-})
+export const accessBindingInformerOptions = (access: NamespaceAccessConfig) => namedOnly(access.clusterRole)
 
 /** A namespace is managed while it passes the gate; a terminating one is left as it is. */
 type Want = "bound" | "unbound" | "leave"

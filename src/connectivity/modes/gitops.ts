@@ -10,7 +10,7 @@ import { Kustomization } from "../../api/thirdParty/flux.js"
 import type { ConditionStatus } from "../../api/meta.js"
 import { Labels, ManagedBy } from "../../api/wellKnown.js"
 import type { GitOpsSettings } from "../../config.js"
-import { type Informer, makeInformer } from "../../kube/informer.js"
+import { type Informer, makeInformer, namedOnly } from "../../kube/informer.js"
 import { KubeApi } from "../../kube/KubeApi.js"
 import type { KubeObject, ResourceType } from "../../kube/object.js"
 import { Resources } from "../../kube/resources.js"
@@ -127,7 +127,7 @@ const readyTransition = (o: KubeObject, at: Date) =>
   })
 
 const named = (type: ResourceType, settings: GitOpsSettings) =>
-  makeInformer(type, { namespace: settings.namespace, fieldSelector: `metadata.name=${gitOpsObjectName}` })
+  makeInformer(type, { namespace: settings.namespace, ...namedOnly(gitOpsObjectName) })
 
 export const gitOpsIntentSource = (
   settings: GitOpsSettings,
