@@ -26,7 +26,7 @@ import { eventRecorderLive } from "../../src/observability/events.js"
 import { issueClaim } from "../../src/validation/approvalClaim.js"
 import { adminRequest, createTestNamespace, testNamespaceName } from "../support/cluster.js"
 import { renderChart } from "../support/helm.js"
-import { eventsFor, placeholderTarget } from "../support/operations.js"
+import { placeholderTarget, waitForEvent } from "../support/operations.js"
 import { kubeLayer } from "../support/operator.js"
 import { waitFor } from "../support/wait.js"
 
@@ -273,10 +273,7 @@ layer(envLayer, { timeout: "180 seconds", excludeTestServices: true })("admissio
       )
       expect(fine.status).toBe(201)
       // Every denial is audited: a Warning Event on the object as submitted.
-      const events = yield* waitFor(
-        "the audit event",
-        Effect.map(eventsFor(env.gated, "s1"), (es) => (es.some((e) => e.reason === "AdmissionDenied") ? es : undefined))
-      )
+      const events = yield* waitForEvent(env.gated, "s1", "AdmissionDenied")
       expect(events.find((e) => e.reason === "AdmissionDenied")).toMatchObject({ type: "Warning", message: expect.stringContaining("postgresql.auth.password") })
       expect(JSON.stringify(events)).not.toContain("hunter2")
     }))

@@ -13,7 +13,7 @@ import { workflowController } from "../support/argo.js"
 import { createTestNamespace } from "../support/cluster.js"
 import { bindClaim, snapshotController } from "../support/csiSnapshotter.js"
 import { helmUpgradeSteps, writeFluxStep } from "../support/flux.js"
-import { applyAs, conditionOf, eventsFor, gated, getObject, operation, placeholderTarget, statusOf, waitPhase } from "../support/operations.js"
+import { applyAs, conditionOf, eventsFor, gated, getObject, operation, placeholderTarget, statusOf, waitForEvent, waitPhase } from "../support/operations.js"
 import { kubeLayer, startTestOperator } from "../support/operator.js"
 import { veleroServer } from "../support/velero.js"
 import { volsyncController } from "../support/volsync.js"
@@ -55,7 +55,7 @@ layer(kubeLayer(), { timeout: "120 seconds", excludeTestServices: true })("Opera
       yield* veleroServer.completed(backup)
       const done = yield* waitPhase(ns, "nightly", "Succeeded", { type: "Succeeded", reason: "VeleroBackupCompleted" })
       expect(statusOf(done).outputs).toMatchObject({ backupName: `${ns}--nightly`, warnings: "0", errors: "0" })
-      expect((yield* eventsFor(ns, "nightly")).map((e) => e.reason)).toContain("VeleroBackupCompleted")
+      yield* waitForEvent(ns, "nightly", "VeleroBackupCompleted")
 
       yield* create(ns, "partial", { type: "Backup", engine: "velero", target: "ops" })
       const partial = yield* child(Resources.VeleroBackup, ns, `${ns}--partial`)

@@ -12,17 +12,16 @@ import {
   applyAs,
   conditionOf,
   deleteObject,
-  eventsFor,
   gated,
   getObject,
   operation,
   placeholderTarget,
   statusOf,
+  waitForEvent,
   waitGone,
   waitPhase
 } from "../support/operations.js"
 import { kubeLayer, startTestOperator } from "../support/operator.js"
-import { waitFor } from "../support/wait.js"
 
 const setup = (prefix: string) =>
   Effect.gen(function* () {
@@ -85,7 +84,7 @@ layer(kubeLayer(), { timeout: "90 seconds", excludeTestServices: true })("job en
       expect(status.logsRef).toEqual({ kind: "Pod", name: pod.metadata.name, namespace: ns })
       expect(conditionOf(done, "Running")).toMatchObject({ status: "False", reason: "EngineNotStarted" })
 
-      const events = yield* waitFor("the Succeeded event", Effect.map(eventsFor(ns, "hello"), (e) => (e.some((x) => x.reason === "JobSucceeded") ? e : undefined)))
+      const events = yield* waitForEvent(ns, "hello", "JobSucceeded")
       // One Event per phase transition (list order is by generated name, not by time).
       expect(events.map((e) => e.reason).sort()).toEqual(["EngineStarted", "JobSucceeded"])
     })

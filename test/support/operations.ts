@@ -96,6 +96,13 @@ export const eventsFor = (namespace: string, name: string) =>
       .pipe(Effect.map((l) => l.items.map((e) => ({ type: String(e["type"]), reason: String(e["reason"]), message: String(e["message"]) }))))
   )
 
+/** Events about an object once one with `reason` is among them (Events are written after the status). */
+export const waitForEvent = (namespace: string, name: string, reason: string) =>
+  waitFor(
+    `a ${reason} Event about ${namespace}/${name}`,
+    Effect.map(eventsFor(namespace, name), (events) => (events.some((e) => e.reason === reason) ? events : undefined))
+  )
+
 /** Merges annotations into an object (as `kubectl annotate` does). */
 export const annotate = (type: ResourceType, namespace: string | undefined, name: string, annotations: Readonly<Record<string, string>>) =>
   Effect.flatMap(KubeApi, (api) => api.patch(type, name, namespace, "merge", { metadata: { annotations } }))
