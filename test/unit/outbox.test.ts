@@ -317,6 +317,31 @@ describe("outbox sources and journal", () => {
       expect((yield* acceptedKeys(cp)).length).toBe(5)
     }), TEST_TIMEOUT)
 
+  it.scoped("after a restart, every object changed since the watermark is derived again, whatever order the informer replays them in", () =>
+    Effect.gen(function* () {
+      const store = memoryConfigMaps()
+      const cp = yield* controlPlane
+      const { informer, put } = yield* fakeInformer
+      yield* put(ai("a", 10, "False", "2026-05-28T10:00:00Z"))
+      yield* put(ai("b", 11, "False", "2026-05-28T10:00:01Z"))
+      const first = yield* operatorProcess(store, cp)
+      const running = yield* first.start([informer])
+      // Both delivered, and the watermark state (every 10 s) records resourceVersion 11.
+      yield* TestClock.adjust(Duration.seconds(11))
+      expect((yield* acceptedKeys(cp)).length).toBe(2)
+      yield* Fiber.interrupt(running)
+      // While no leader runs, b changes and then a: the replay (a, then b) is not in resourceVersion order.
+      yield* put(ai("b", 20, "True", "2026-05-28T10:00:02Z"))
+      yield* put(ai("a", 21, "True", "2026-05-28T10:00:03Z"))
+      const second = yield* operatorProcess(store, cp)
+      yield* second.start([informer])
+      yield* TestClock.adjust(Duration.seconds(1))
+      expect((yield* acceptedKeys(cp)).slice(2).sort()).toEqual([
+        "condition/apps.vworkspace.io/v1alpha1/ApplicationInstance/ns/a/uid-a/Ready/True/HelmReleaseReady@1/2026-05-28T10:00:03Z",
+        "condition/apps.vworkspace.io/v1alpha1/ApplicationInstance/ns/b/uid-b/Ready/True/HelmReleaseReady@1/2026-05-28T10:00:02Z"
+      ])
+    }), TEST_TIMEOUT)
+
   it.scoped("journals an audit event at the next tick, even when it is young", () =>
     Effect.gen(function* () {
       const store = memoryConfigMaps()

@@ -220,7 +220,9 @@ const runOutbox = (
     }
     const settled = loaded.state?.settledThrough ?? 0
     const lastSeq = Math.max(loaded.state?.lastSeq ?? 0, ...loaded.segments.map((s) => s.lastSeq))
-    const observed = mergeWatermarks([loaded.state?.watermarks ?? {}, ...loaded.segments.map((s) => s.watermarks)])
+    // What was handled before the restart (fixed), and the highest version seen since (moving).
+    const restored = mergeWatermarks([loaded.state?.watermarks ?? {}, ...loaded.segments.map((s) => s.watermarks)])
+    const observed: Observed = new Map(restored)
     const live: Array<Segment> = [...loaded.segments]
     const writer = randomBytes(3).toString("hex")
     const lost = yield* Effect.sync(() =>
@@ -248,13 +250,16 @@ const runOutbox = (
         const lostNow = yield* Effect.sync(() => {
           const kind = change.object.kind
           const version = versionOf(change.object)
-          const known = observed.get(kind)
-          // A first sight at or below the watermark was handled before the restart.
-          if (change.old === undefined && version !== undefined && typeof known === "bigint" && version <= known) return 0
+          // A first sight at or below the restored watermark was handled before the restart. Compare
+          // with the restored value, not the moving one: the informer replays its cache in no
+          // particular order, so a newer object may come before an older one that changed too.
+          const handled = restored.get(kind)
+          if (change.old === undefined && version !== undefined && typeof handled === "bigint" && version <= handled) return 0
           let lostHere = 0
           for (const event of eventsForChange(change.old, change.object, new Date(now))) {
             lostHere += buffer.push(event, now, version === undefined ? undefined : { kind, resourceVersion: version })
           }
+          const known = observed.get(kind)
           if (version === undefined) observed.set(kind, null)
           else if (known !== null && (known === undefined || version > known)) observed.set(kind, version)
           return lostHere
