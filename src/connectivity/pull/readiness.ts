@@ -7,6 +7,7 @@
  */
 import { Duration, Effect, Option, Schema, Stream } from "effect"
 import { WireCondition, type StatusUpdate } from "../../api/agentProtocol.js"
+import { namedOnly } from "../../kube/informer.js"
 import { KubeApi } from "../../kube/KubeApi.js"
 import type { KubeObject, ResourceType } from "../../kube/object.js"
 import { Resources } from "../../kube/resources.js"
@@ -105,7 +106,6 @@ export const waitForReadiness = (
         }
         return Option.none<Readiness>()
       })
-    const fieldSelector = `metadata.name=${name}`
     const once = Effect.gen(function* () {
       const object = yield* withKubeRetry(kube.get(type, name, namespace))
       const now = yield* consider(object)
@@ -113,7 +113,7 @@ export const waitForReadiness = (
       return yield* kube
         .watch(type, {
           ...(namespace === undefined ? {} : { namespace }),
-          fieldSelector,
+          ...namedOnly(name),
           resourceVersion: object.metadata.resourceVersion ?? "",
           timeoutSeconds: 60
         })
