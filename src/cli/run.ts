@@ -318,98 +318,64 @@ const levels = {
 
 const isLogLevel = (s: string): s is keyof typeof levels => s in levels
 
+/** `metrics-bind-address` → `metricsBindAddress`: a flag's field in `RunFlags`. */
+type FieldName<S extends string> = S extends `${infer Head}-${infer Tail}` ? `${Head}${Capitalize<FieldName<Tail>>}` : S
+
+/**
+ * How each flag becomes its typed field: one entry per flag, keyed by its field name. The
+ * constraint makes a flag missing here (or an entry without a flag) a type error, and `RunFlags`
+ * is what these entries yield, so the table above is the one declaration of the flags.
+ */
+const decodeAll = (d: ReturnType<typeof decoders>) =>
+  ({
+    kubeconfig: d.file("kubeconfig"),
+    healthProbeBindAddress: d.text("health-probe-bind-address"),
+    metricsBindAddress: d.text("metrics-bind-address"),
+    metricsSecure: Either.map(d.text("metrics-secure"), (v) => v === "true"),
+    tracingEndpoint: Either.right(Option.filter(Option.map(d.optional("tracing-endpoint"), (e) => e.trim()), (e) => e !== "")),
+    leaderElect: d.boolean("leader-elect"),
+    leaderElectionId: d.text("leader-election-id"),
+    podNamespace: d.text("pod-namespace"),
+    clusterId: Either.right(d.optional("cluster-id")),
+    namespaceSelector: d.text("namespace-selector"),
+    watchNamespace: Either.right(d.optional("watch-namespace")),
+    clusterName: Either.right(d.optional("cluster-name")),
+    maxConcurrentReconciles: d.integer("max-concurrent-reconciles"),
+    resyncPeriodSeconds: d.integer("resync-period-seconds"),
+    connectivityMode: d.text("connectivity-mode"),
+    agentPollIntervalSeconds: d.integer("agent-poll-interval-seconds"),
+    heartbeatIntervalSeconds: d.integer("heartbeat-interval-seconds"),
+    disconnectWindowSeconds: d.integer("disconnect-window-seconds"),
+    reportEvents: d.boolean("report-events"),
+    gitopsUrl: Either.right(d.optional("gitops-url")),
+    gitopsBranch: d.text("gitops-branch"),
+    gitopsIntervalSeconds: d.integer("gitops-interval-seconds"),
+    gitopsSecret: Either.right(d.optional("gitops-secret")),
+    gitopsNamespace: d.text("gitops-namespace"),
+    approvalClaimSecret: Either.right(Option.map(d.optional("approval-claim-secret"), Redacted.make)),
+    namespaceAccessRole: Either.right(d.optional("namespace-access-role")),
+    namespaceAccessServiceAccount: Either.right(d.optional("namespace-access-service-account")),
+    veleroNamespace: d.text("velero-namespace"),
+    webhookPort: d.integer("webhook-port"),
+    webhookHost: Either.right(d.optional("webhook-host")),
+    webhookConfigurationName: d.text("webhook-configuration-name"),
+    webhookSecretName: d.text("webhook-secret-name"),
+    webhookServiceName: d.text("webhook-service-name"),
+    webhookCertDir: Either.right(d.optional("webhook-cert-dir")),
+    logLevel: Either.map(d.text("log-level"), (level) => (isLogLevel(level) ? level : "info"))
+  }) satisfies { readonly [K in FlagName as FieldName<K>]: Either.Either<unknown, RunUsageError> }
+
+/** The typed flags of `run`: one field per flag of the table (see `decodeAll`), plus `help`. */
+export type RunFlags = Either.Either.Right<ReturnType<typeof parseRunFlags>>
+
 /**
  * The flags of `run` (with environment variables and defaults applied), typed, or the usage error
  * naming the first bad one. Pure: the chart's tests parse its container arguments with it.
  */
-export const parseRunFlags = (
-  argv: ReadonlyArray<string>,
-  env: Readonly<Record<string, string | undefined>> = {}
-): Either.Either<RunFlags, RunUsageError> =>
-  Either.flatMap(readFlags(argv, env), ({ raw, help }) => {
-    const d = decoders(raw)
-    return Either.gen(function* () {
-      const logLevel = yield* d.text("log-level")
-      return {
-        help,
-        kubeconfig: yield* d.file("kubeconfig"),
-        healthProbeBindAddress: yield* d.text("health-probe-bind-address"),
-        metricsBindAddress: yield* d.text("metrics-bind-address"),
-        metricsSecure: (yield* d.text("metrics-secure")) === "true",
-        tracingEndpoint: Option.filter(Option.map(d.optional("tracing-endpoint"), (e) => e.trim()), (e) => e !== ""),
-        leaderElect: yield* d.boolean("leader-elect"),
-        leaderElectionId: yield* d.text("leader-election-id"),
-        podNamespace: yield* d.text("pod-namespace"),
-        clusterId: d.optional("cluster-id"),
-        namespaceSelector: yield* d.text("namespace-selector"),
-        watchNamespace: d.optional("watch-namespace"),
-        clusterName: d.optional("cluster-name"),
-        maxConcurrentReconciles: yield* d.integer("max-concurrent-reconciles"),
-        resyncPeriod: yield* d.integer("resync-period-seconds"),
-        connectivityMode: yield* d.text("connectivity-mode"),
-        pollInterval: yield* d.integer("agent-poll-interval-seconds"),
-        heartbeatInterval: yield* d.integer("heartbeat-interval-seconds"),
-        disconnectWindow: yield* d.integer("disconnect-window-seconds"),
-        reportEvents: yield* d.boolean("report-events"),
-        gitopsUrl: d.optional("gitops-url"),
-        gitopsBranch: yield* d.text("gitops-branch"),
-        gitopsInterval: yield* d.integer("gitops-interval-seconds"),
-        gitopsSecret: d.optional("gitops-secret"),
-        gitopsNamespace: yield* d.text("gitops-namespace"),
-        approvalClaimSecret: Option.map(d.optional("approval-claim-secret"), Redacted.make),
-        namespaceAccessRole: d.optional("namespace-access-role"),
-        namespaceAccessServiceAccount: d.optional("namespace-access-service-account"),
-        veleroNamespace: yield* d.text("velero-namespace"),
-        webhookPort: yield* d.integer("webhook-port"),
-        webhookHost: d.optional("webhook-host"),
-        webhookConfigurationName: yield* d.text("webhook-configuration-name"),
-        webhookSecretName: yield* d.text("webhook-secret-name"),
-        webhookServiceName: yield* d.text("webhook-service-name"),
-        webhookCertDir: d.optional("webhook-cert-dir"),
-        logLevel: isLogLevel(logLevel) ? logLevel : "info"
-      }
-    })
-  })
-
-export interface RunFlags {
-  readonly help: boolean
-  readonly kubeconfig: Option.Option<string>
-  readonly healthProbeBindAddress: string
-  readonly metricsBindAddress: string
-  readonly metricsSecure: boolean
-  readonly tracingEndpoint: Option.Option<string>
-  readonly leaderElect: boolean
-  readonly leaderElectionId: string
-  readonly podNamespace: string
-  readonly clusterId: Option.Option<string>
-  readonly namespaceSelector: string
-  readonly watchNamespace: Option.Option<string>
-  readonly clusterName: Option.Option<string>
-  readonly maxConcurrentReconciles: number
-  /** Seconds. */
-  readonly resyncPeriod: number
-  readonly connectivityMode: string
-  readonly pollInterval: number
-  readonly heartbeatInterval: number
-  readonly disconnectWindow: number
-  readonly reportEvents: boolean
-  readonly gitopsUrl: Option.Option<string>
-  readonly gitopsBranch: string
-  readonly gitopsInterval: number
-  readonly gitopsSecret: Option.Option<string>
-  readonly gitopsNamespace: string
-  readonly approvalClaimSecret: Option.Option<Redacted.Redacted<string>>
-  readonly namespaceAccessRole: Option.Option<string>
-  readonly namespaceAccessServiceAccount: Option.Option<string>
-  readonly veleroNamespace: string
-  readonly webhookPort: number
-  readonly webhookHost: Option.Option<string>
-  readonly webhookConfigurationName: string
-  readonly webhookSecretName: string
-  readonly webhookServiceName: string
-  readonly webhookCertDir: Option.Option<string>
-  readonly logLevel: keyof typeof levels
-}
+export const parseRunFlags = (argv: ReadonlyArray<string>, env: Readonly<Record<string, string | undefined>> = {}) =>
+  Either.flatMap(readFlags(argv, env), ({ raw, help }) =>
+    Either.map(Either.all(decodeAll(decoders(raw))), (fields) => ({ help, ...fields }))
+  )
 
 /** The operator from parsed flags: runs until interrupted (SIGTERM). */
 const runOperator = (o: RunFlags) =>
@@ -426,17 +392,17 @@ const runOperator = (o: RunFlags) =>
       namespaceSelector: selector.right,
       podNamespace: o.podNamespace,
       maxConcurrentReconciles: o.maxConcurrentReconciles,
-      resyncPeriod: Duration.seconds(o.resyncPeriod),
+      resyncPeriod: Duration.seconds(o.resyncPeriodSeconds),
       connectivity: {
         mode: mode.right,
-        pollInterval: Duration.seconds(o.pollInterval),
-        heartbeatInterval: Duration.seconds(o.heartbeatInterval),
-        disconnectWindow: Duration.seconds(o.disconnectWindow),
+        pollInterval: Duration.seconds(o.agentPollIntervalSeconds),
+        heartbeatInterval: Duration.seconds(o.heartbeatIntervalSeconds),
+        disconnectWindow: Duration.seconds(o.disconnectWindowSeconds),
         reportEvents: o.reportEvents,
         gitops: Option.map(o.gitopsUrl, (url) => ({
           url,
           branch: o.gitopsBranch,
-          interval: Duration.seconds(o.gitopsInterval),
+          interval: Duration.seconds(o.gitopsIntervalSeconds),
           secretRef: o.gitopsSecret,
           namespace: o.gitopsNamespace
         }))

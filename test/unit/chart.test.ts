@@ -197,7 +197,7 @@ describe("rendered with default values", () => {
       healthProbeBindAddress: ":8081",
       namespaceSelector: "managed-by=vworkspace",
       maxConcurrentReconciles: 4,
-      resyncPeriod: 600,
+      resyncPeriodSeconds: 600,
       logLevel: "info",
       veleroNamespace: "velero"
     })
@@ -295,7 +295,7 @@ describe("rendered with overrides", () => {
       connectivityMode: "gitops",
       reportEvents: true,
       gitopsBranch: "main",
-      gitopsInterval: 60,
+      gitopsIntervalSeconds: 60,
       gitopsNamespace: "flux-system"
     })
     expect(JSON.stringify(parsed)).toContain('"gitopsSecret":{"_id":"Option","_tag":"Some","value":"git-read"}')
