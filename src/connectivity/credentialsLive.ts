@@ -42,8 +42,8 @@ export interface CredentialStoreService {
   readonly save: (value: AgentCredentialsValue, owner?: KubeObject) => Effect.Effect<void, KubeError>
   /** The Secret exists, complete or not. */
   readonly exists: Effect.Effect<boolean>
-  /** The name of the Cluster that owns the Secret, if any. */
-  readonly ownerName: Effect.Effect<Option.Option<string>>
+  /** The Cluster that owns the Secret (its controller reference), if any. */
+  readonly owner: Effect.Effect<Option.Option<{ readonly name: string; readonly uid: string }>>
 }
 
 export class CredentialStore extends Context.Tag("vworkspace/CredentialStore")<CredentialStore, CredentialStoreService>() {}
@@ -113,8 +113,8 @@ export const makeSecretCredentials = (informer: Informer, secret: CredentialSecr
     const store: CredentialStoreService = {
       secret,
       exists: Effect.map(informer.cache.get(key), Option.isSome),
-      ownerName: Effect.map(SubscriptionRef.get(seen), (s) =>
-        Option.flatMap(s, (o) => Option.fromNullable(o.metadata.ownerReferences?.find((r) => r.controller === true)?.name))
+      owner: Effect.map(SubscriptionRef.get(seen), (s) =>
+        Option.flatMap(s, (o) => Option.fromNullable(o.metadata.ownerReferences?.find((r) => r.controller === true)))
       ),
       save: (value, owner) =>
         Effect.gen(function* () {
@@ -181,17 +181,21 @@ export const credentialRotationLive = Layer.effect(
           yield* store.save({ ...current, token }).pipe(
             Effect.mapError((e) => new CredentialPersistError({ message: `cannot store the rotated credential: ${e.message}` }))
           )
-          const owner = yield* store.ownerName
+          // The owning Cluster (name and uid, so the event key is the spec's `CredentialRotated/<uid>/...`);
+          // a Secret written by hand has none and is reported under the cluster id.
+          const cluster = Option.getOrElse(
+            Option.map(yield* store.owner, (o) => ({ name: o.name, uid: o.uid })),
+            (): { readonly name: string; readonly uid?: string } => ({ name: current.clusterId })
+          )
           const now = new Date(DateTime.toEpochMillis(yield* DateTime.now))
-          const clusterName = Option.getOrElse(owner, () => current.clusterId)
-          yield* sink.publish([credentialRotatedEvent({ name: clusterName }, now)])
+          yield* sink.publish([credentialRotatedEvent(cluster, now)])
           // Audit log line and Event; the CredentialRotated event to the control plane is the one just published.
           yield* Option.match(audit, {
             onNone: () => Effect.logInfo("bootstrap credential rotated"),
             onSome: (a) =>
               a.record({
                 action: "CredentialRotated",
-                object: { apiVersion: ApiVersions.Cluster, kind: "Cluster", metadata: { name: clusterName } },
+                object: { apiVersion: ApiVersions.Cluster, kind: "Cluster", metadata: { name: cluster.name, ...(cluster.uid === undefined ? {} : { uid: cluster.uid }) } },
                 message: "Bootstrap credential rotated successfully"
               })
           })
