@@ -4,6 +4,9 @@ import { Data, Either } from "effect"
 export const benchNames = ["throughput", "converge", "resync", "startup", "memory", "outbox", "pull", "operations"] as const
 export type BenchName = (typeof benchNames)[number]
 
+/** Names that stand for several benchmarks: `runtime` measures every figure of issue 9's table. */
+const aliases: Readonly<Record<string, ReadonlyArray<BenchName>>> = { runtime: ["throughput", "converge", "memory"] }
+
 export interface BenchOptions {
   /** Benchmarks to run, in the order of `benchNames`. */
   readonly only: ReadonlyArray<BenchName>
@@ -21,6 +24,8 @@ export interface BenchOptions {
   readonly resyncPasses: number
   /** Concurrent creates when the harness fills a namespace. */
   readonly createConcurrency: number
+  /** Concurrent lanes of the plain client that seeds the memory benchmark's larger sizes. */
+  readonly seedConcurrency: number
   /** Budget for the whole run; the memory benchmark stops growing when it runs out. */
   readonly maxMinutes: number
   /** Node.js flags for every operator child process, space-separated (e.g. `--max-semi-space-size=4`). */
@@ -41,6 +46,7 @@ export const defaults: BenchOptions = {
   resyncSeconds: 10,
   resyncPasses: 3,
   createConcurrency: 8,
+  seedConcurrency: 32,
   maxMinutes: 15,
   nodeOptions: "",
   auth: "in-cluster",
@@ -49,7 +55,8 @@ export const defaults: BenchOptions = {
 
 export const usage = `Usage: npm run bench -- [options]
 
-  --only <names>            comma-separated subset of: ${benchNames.join(", ")} (default: all)
+  --only <names>            comma-separated subset of: ${benchNames.join(", ")} (default: all),
+                            or runtime (= ${aliases["runtime"]?.join(",")}: every figure of issue 9's table)
   --count <n>               ApplicationInstances for throughput, resync and startup (default ${defaults.count})
   --operations <n>          runCommand.job Operations for the operations benchmark (default ${defaults.operations})
   --sizes <n,m,...>         cache sizes for the memory benchmark, ascending (default ${defaults.sizes.join(",")})
@@ -57,6 +64,7 @@ export const usage = `Usage: npm run bench -- [options]
   --resync-seconds <n>      resync period of the resync benchmark (default ${defaults.resyncSeconds})
   --resync-passes <n>       resync passes to observe (default ${defaults.resyncPasses})
   --create-concurrency <n>  concurrent creates when filling a namespace (default ${defaults.createConcurrency})
+  --seed-concurrency <n>    plain-client lanes seeding the memory benchmark's larger sizes (default ${defaults.seedConcurrency})
   --max-minutes <n>         time budget; the memory benchmark stops growing when it runs out (default ${defaults.maxMinutes})
   --node-options "<flags>"  Node.js flags for every operator child process (default none)
   --auth in-cluster|kubeconfig
@@ -98,11 +106,15 @@ export const parseOptions = (argv: ReadonlyArray<string>): Either.Either<BenchOp
         options = { ...options, help: true }
         break
       case "--only": {
-        const names = (value() ?? "").split(",").map((s) => s.trim()).filter((s) => s !== "")
+        const names = (value() ?? "")
+          .split(",")
+          .map((s) => s.trim())
+          .filter((s) => s !== "")
+          .flatMap((s): ReadonlyArray<string> => aliases[s] ?? [s])
         const unknown = names.filter((n) => !isBenchName(n))
         if (names.length === 0 || unknown.length > 0) {
           return Either.left(
-            new UsageError({ message: `--only takes names from ${benchNames.join(", ")}; got "${names.join(",")}"` })
+            new UsageError({ message: `--only takes names from ${[...benchNames, ...Object.keys(aliases)].join(", ")}; got "${names.join(",")}"` })
           )
         }
         options = { ...options, only: benchNames.filter((n) => names.includes(n)) }
@@ -150,6 +162,9 @@ export const parseOptions = (argv: ReadonlyArray<string>): Either.Either<BenchOp
         break
       case "--create-concurrency":
         failed = set("createConcurrency", int())
+        break
+      case "--seed-concurrency":
+        failed = set("seedConcurrency", int())
         break
       case "--max-minutes":
         failed = set("maxMinutes", int())
