@@ -61,7 +61,8 @@ export const convergeBench = (ctx: BenchContext): Effect.Effect<void, BenchError
       const cpuRow = {
         value: `${perAi.toFixed(1)} ms (${seconds(cpuMs)} for ${n})`,
         target: `≤ ${CPU_TARGET_MS} ms — ${verdict(perAi <= CPU_TARGET_MS)}`,
-        load
+        load,
+        measured: perAi
       }
       const reconcilesRow = {
         value: `${reconcilesPerAi.toFixed(2)} (${settled.value.reconciles}, ${settled.value.reconcileErrors} errors)`,
@@ -71,7 +72,8 @@ export const convergeBench = (ctx: BenchContext): Effect.Effect<void, BenchError
       const rssRow = {
         value: `${mib(after.rssBytes)} (ready and idle before: ${mib(rssBefore.rssBytes)}; peak ${mib(after.peakRssBytes)})`,
         target: `≤ ${mib(RSS_TARGET)} — ${verdict(after.rssBytes <= RSS_TARGET)}`,
-        load: rssLoad
+        load: rssLoad,
+        measured: after.rssBytes
       }
       ctx.figures.record("cpuPerAi", cpuRow)
       ctx.figures.record("reconcilesPerAi", reconcilesRow)

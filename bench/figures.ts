@@ -25,6 +25,8 @@ export interface Figure {
   /** The target and the verdict, e.g. `≤ 110.0 MiB — met`; empty when the row has no target. */
   readonly target: string
   readonly load: string
+  /** The figure as a number (ms, bytes, a ratio), for benchmarks that compare runs. */
+  readonly measured?: number
 }
 
 /** What the benchmarks of one run measured, for the summary table. */
@@ -34,6 +36,10 @@ export class Figures {
 
   record(key: FigureKey, figure: Figure): void {
     this.byKey.set(key, figure)
+  }
+
+  get(key: FigureKey): Figure | undefined {
+    return this.byKey.get(key)
   }
 
   /** An import-floor row: Node.js with one runtime dependency (or none, or all) imported. */

@@ -34,7 +34,7 @@ const AI = "applicationinstances.apps.vworkspace.io"
 const HR = "helmreleases.helm.toolkit.fluxcd.io"
 const REPO = "helmrepositories.source.toolkit.fluxcd.io"
 
-interface MemoryRow {
+export interface MemoryRow {
   readonly label: string
   readonly size: number
   readonly cached: string
@@ -47,7 +47,7 @@ interface MemoryRow {
   readonly passMs?: number
 }
 
-const median = (xs: ReadonlyArray<number>): number => {
+export const median = (xs: ReadonlyArray<number>): number => {
   const s = [...xs].sort((a, b) => a - b)
   return s[Math.floor(s.length / 2)] ?? NaN
 }
@@ -106,7 +106,7 @@ const dependencyBaseline = (deps?: ReadonlyArray<string>): Effect.Effect<MemoryR
 )
 
 /** A new operator process on `namespace`: wait for its first pass over `size` instances, then sample. */
-const freshProcess = (
+export const freshProcess = (
   ctx: BenchContext,
   namespace: string,
   size: number,

@@ -1,7 +1,7 @@
 /** Command-line options of `npm run bench -- ...`. */
 import { Data, Either } from "effect"
 
-export const benchNames = ["throughput", "converge", "resync", "startup", "memory", "outbox", "pull", "operations"] as const
+export const benchNames = ["throughput", "converge", "resync", "startup", "memory", "outbox", "pull", "operations", "flags"] as const
 export type BenchName = (typeof benchNames)[number]
 
 /** Names that stand for several benchmarks: `runtime` measures every figure of issue 9's table. */
@@ -30,6 +30,8 @@ export interface BenchOptions {
   readonly maxMinutes: number
   /** Node.js flags for every operator child process, space-separated (e.g. `--max-semi-space-size=4`). */
   readonly nodeOptions: string
+  /** Node.js flag sets the flags benchmark compares, one run each ("" is none). */
+  readonly flagSets: ReadonlyArray<string>
   /** How operator child processes authenticate, where both are not measured side by side. */
   readonly auth: "in-cluster" | "kubeconfig"
   readonly help: boolean
@@ -37,8 +39,23 @@ export interface BenchOptions {
 
 export class UsageError extends Data.TaggedError("UsageError")<{ readonly message: string }> {}
 
+/** The Node.js flags worth measuring against none (issue 9 item 4), and the chart's former default. */
+const defaultFlagSets = [
+  "",
+  "--max-semi-space-size=1",
+  "--max-semi-space-size=2",
+  "--max-semi-space-size=4",
+  "--max-semi-space-size=8",
+  "--max-semi-space-size=16",
+  "--max-old-space-size=192 --max-semi-space-size=8",
+  "--optimize-for-size",
+  "--single-threaded-gc",
+  "--lite-mode"
+]
+
 export const defaults: BenchOptions = {
-  only: benchNames,
+  // The flags benchmark runs the operator once per flag set: only when asked.
+  only: benchNames.filter((n) => n !== "flags"),
   count: 1000,
   operations: 500,
   sizes: [1000, 10000],
@@ -49,13 +66,14 @@ export const defaults: BenchOptions = {
   seedConcurrency: 32,
   maxMinutes: 15,
   nodeOptions: "",
+  flagSets: defaultFlagSets,
   auth: "in-cluster",
   help: false
 }
 
 export const usage = `Usage: npm run bench -- [options]
 
-  --only <names>            comma-separated subset of: ${benchNames.join(", ")} (default: all),
+  --only <names>            comma-separated subset of: ${benchNames.join(", ")} (default: all but flags),
                             or runtime (= ${aliases["runtime"]?.join(",")}: every figure of issue 9's table)
   --count <n>               ApplicationInstances for throughput, resync and startup (default ${defaults.count})
   --operations <n>          runCommand.job Operations for the operations benchmark (default ${defaults.operations})
@@ -67,6 +85,8 @@ export const usage = `Usage: npm run bench -- [options]
   --seed-concurrency <n>    plain-client lanes seeding the memory benchmark's larger sizes (default ${defaults.seedConcurrency})
   --max-minutes <n>         time budget; the memory benchmark stops growing when it runs out (default ${defaults.maxMinutes})
   --node-options "<flags>"  Node.js flags for every operator child process (default none)
+  --flag-sets "<a;b;...>"   flag sets the flags benchmark compares, ";"-separated, "none" for no flags
+                            (default: ${defaultFlagSets.map((f) => (f === "" ? "none" : f)).join("; ")})
   --auth in-cluster|kubeconfig
                             how operator child processes authenticate (default ${defaults.auth}: a
                             ServiceAccount token in a private mount namespace, as in a Pod; falls
@@ -137,6 +157,12 @@ export const parseOptions = (argv: ReadonlyArray<string>): Either.Either<BenchOp
       case "--node-options":
         options = { ...options, nodeOptions: value() ?? "" }
         break
+      case "--flag-sets": {
+        const sets = (value() ?? "").split(";").map((f) => f.trim()).filter((f) => f !== "")
+        if (sets.length === 0) return Either.left(new UsageError({ message: '--flag-sets needs flag sets separated by ";", e.g. "none;--max-semi-space-size=4"' }))
+        options = { ...options, flagSets: sets.map((f) => (f === "none" ? "" : f)) }
+        break
+      }
       case "--auth": {
         const auth = value()
         if (auth !== "in-cluster" && auth !== "kubeconfig") {

@@ -13,6 +13,7 @@ import { convergeBench } from "./converge.js"
 import { clockTicks } from "./cpu.js"
 import { Figures } from "./figures.js"
 import { memoryBench } from "./memory.js"
+import { nodeFlagsBench } from "./nodeFlags.js"
 import { operationsBench } from "./operations.js"
 import { type BenchName, type BenchOptions, parseOptions, usage } from "./options.js"
 import { outboxBench } from "./outbox.js"
@@ -31,7 +32,8 @@ const benches: Record<BenchName, (ctx: BenchContext) => Effect.Effect<void, Benc
   outbox: outboxBench,
   pull: pullAgentBench,
   operations: operationsBench,
-  converge: convergeBench
+  converge: convergeBench,
+  flags: nodeFlagsBench
 }
 
 const run = (options: BenchOptions) =>
