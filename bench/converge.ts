@@ -43,7 +43,7 @@ export const convergeBench = (ctx: BenchContext): Effect.Effect<void, BenchError
         `${n} instances converged`,
         Effect.gen(function* () {
           yield* op.alive
-          if ((yield* passDone(op.port, n)) === undefined) return undefined
+          if ((yield* passDone(op.metricsPort, n)) === undefined) return undefined
           const c = yield* convergence(ctx.api, namespace)
           return isConverged(c, n) ? c : undefined
         }),
@@ -51,7 +51,7 @@ export const convergeBench = (ctx: BenchContext): Effect.Effect<void, BenchError
       )
       const cpuMs = cpu() - cpuBefore
       const load = loadAverage()
-      const settled = yield* waitSettled(op.port, n)
+      const settled = yield* waitSettled(op.metricsPort, n)
       yield* Effect.sleep(Duration.millis(Math.max(0, converged.at + Duration.toMillis(AFTER) - now())))
       yield* op.alive
       const after = yield* readMemory(op.pid)
