@@ -12,6 +12,7 @@ import { Metrics } from "../src/observability/metrics.js"
 import { startOperator } from "../src/operator.js"
 import { countingKubeApi, WriteLog } from "./countingKubeApi.js"
 import type { ClusterPids } from "./cpu.js"
+import type { Figures } from "./figures.js"
 import { convergence, createInstances, describeConvergence, gatedNamespace, isConverged, maxWait } from "./fixtures.js"
 import type { BenchOptions } from "./options.js"
 import { BenchError, type OperatorProgress, pollUntil, tryProgress } from "./probe.js"
@@ -33,6 +34,8 @@ export interface BenchContext {
   readonly deadline: number
   /** A namespace whose instances the operator has fully converged, shared between benchmarks. */
   converged: { readonly namespace: string; readonly count: number } | undefined
+  /** The issue-9 figures the benchmarks measured, printed as one table at the end. */
+  readonly figures: Figures
 }
 
 export const describeError = (e: unknown): string =>

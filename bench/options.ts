@@ -1,8 +1,11 @@
 /** Command-line options of `npm run bench -- ...`. */
 import { Data, Either } from "effect"
 
-export const benchNames = ["throughput", "converge", "resync", "startup", "memory", "outbox", "pull", "operations"] as const
+export const benchNames = ["throughput", "converge", "resync", "startup", "memory", "outbox", "pull", "operations", "flags"] as const
 export type BenchName = (typeof benchNames)[number]
+
+/** Names that stand for several benchmarks: `runtime` measures every figure of issue 9's table. */
+const aliases: Readonly<Record<string, ReadonlyArray<BenchName>>> = { runtime: ["throughput", "converge", "memory"] }
 
 export interface BenchOptions {
   /** Benchmarks to run, in the order of `benchNames`. */
@@ -21,10 +24,14 @@ export interface BenchOptions {
   readonly resyncPasses: number
   /** Concurrent creates when the harness fills a namespace. */
   readonly createConcurrency: number
+  /** Concurrent lanes of the plain client that seeds the memory benchmark's larger sizes. */
+  readonly seedConcurrency: number
   /** Budget for the whole run; the memory benchmark stops growing when it runs out. */
   readonly maxMinutes: number
   /** Node.js flags for every operator child process, space-separated (e.g. `--max-semi-space-size=4`). */
   readonly nodeOptions: string
+  /** Node.js flag sets the flags benchmark compares, one run each ("" is none). */
+  readonly flagSets: ReadonlyArray<string>
   /** How operator child processes authenticate, where both are not measured side by side. */
   readonly auth: "in-cluster" | "kubeconfig"
   readonly help: boolean
@@ -32,8 +39,23 @@ export interface BenchOptions {
 
 export class UsageError extends Data.TaggedError("UsageError")<{ readonly message: string }> {}
 
+/** The Node.js flags worth measuring against none (issue 9 item 4), and the chart's former default. */
+const defaultFlagSets = [
+  "",
+  "--max-semi-space-size=1",
+  "--max-semi-space-size=2",
+  "--max-semi-space-size=4",
+  "--max-semi-space-size=8",
+  "--max-semi-space-size=16",
+  "--max-old-space-size=192 --max-semi-space-size=8",
+  "--optimize-for-size",
+  "--single-threaded-gc",
+  "--lite-mode"
+]
+
 export const defaults: BenchOptions = {
-  only: benchNames,
+  // The flags benchmark runs the operator once per flag set: only when asked.
+  only: benchNames.filter((n) => n !== "flags"),
   count: 1000,
   operations: 500,
   sizes: [1000, 10000],
@@ -41,15 +63,18 @@ export const defaults: BenchOptions = {
   resyncSeconds: 10,
   resyncPasses: 3,
   createConcurrency: 8,
+  seedConcurrency: 32,
   maxMinutes: 15,
   nodeOptions: "",
+  flagSets: defaultFlagSets,
   auth: "in-cluster",
   help: false
 }
 
 export const usage = `Usage: npm run bench -- [options]
 
-  --only <names>            comma-separated subset of: ${benchNames.join(", ")} (default: all)
+  --only <names>            comma-separated subset of: ${benchNames.join(", ")} (default: all but flags),
+                            or runtime (= ${aliases["runtime"]?.join(",")}: every figure of issue 9's table)
   --count <n>               ApplicationInstances for throughput, resync and startup (default ${defaults.count})
   --operations <n>          runCommand.job Operations for the operations benchmark (default ${defaults.operations})
   --sizes <n,m,...>         cache sizes for the memory benchmark, ascending (default ${defaults.sizes.join(",")})
@@ -57,8 +82,11 @@ export const usage = `Usage: npm run bench -- [options]
   --resync-seconds <n>      resync period of the resync benchmark (default ${defaults.resyncSeconds})
   --resync-passes <n>       resync passes to observe (default ${defaults.resyncPasses})
   --create-concurrency <n>  concurrent creates when filling a namespace (default ${defaults.createConcurrency})
+  --seed-concurrency <n>    plain-client lanes seeding the memory benchmark's larger sizes (default ${defaults.seedConcurrency})
   --max-minutes <n>         time budget; the memory benchmark stops growing when it runs out (default ${defaults.maxMinutes})
   --node-options "<flags>"  Node.js flags for every operator child process (default none)
+  --flag-sets "<a;b;...>"   flag sets the flags benchmark compares, ";"-separated, "none" for no flags
+                            (default: ${defaultFlagSets.map((f) => (f === "" ? "none" : f)).join("; ")})
   --auth in-cluster|kubeconfig
                             how operator child processes authenticate (default ${defaults.auth}: a
                             ServiceAccount token in a private mount namespace, as in a Pod; falls
@@ -98,11 +126,15 @@ export const parseOptions = (argv: ReadonlyArray<string>): Either.Either<BenchOp
         options = { ...options, help: true }
         break
       case "--only": {
-        const names = (value() ?? "").split(",").map((s) => s.trim()).filter((s) => s !== "")
+        const names = (value() ?? "")
+          .split(",")
+          .map((s) => s.trim())
+          .filter((s) => s !== "")
+          .flatMap((s): ReadonlyArray<string> => aliases[s] ?? [s])
         const unknown = names.filter((n) => !isBenchName(n))
         if (names.length === 0 || unknown.length > 0) {
           return Either.left(
-            new UsageError({ message: `--only takes names from ${benchNames.join(", ")}; got "${names.join(",")}"` })
+            new UsageError({ message: `--only takes names from ${[...benchNames, ...Object.keys(aliases)].join(", ")}; got "${names.join(",")}"` })
           )
         }
         options = { ...options, only: benchNames.filter((n) => names.includes(n)) }
@@ -125,6 +157,12 @@ export const parseOptions = (argv: ReadonlyArray<string>): Either.Either<BenchOp
       case "--node-options":
         options = { ...options, nodeOptions: value() ?? "" }
         break
+      case "--flag-sets": {
+        const sets = (value() ?? "").split(";").map((f) => f.trim()).filter((f) => f !== "")
+        if (sets.length === 0) return Either.left(new UsageError({ message: '--flag-sets needs flag sets separated by ";", e.g. "none;--max-semi-space-size=4"' }))
+        options = { ...options, flagSets: sets.map((f) => (f === "none" ? "" : f)) }
+        break
+      }
       case "--auth": {
         const auth = value()
         if (auth !== "in-cluster" && auth !== "kubeconfig") {
@@ -150,6 +188,9 @@ export const parseOptions = (argv: ReadonlyArray<string>): Either.Either<BenchOp
         break
       case "--create-concurrency":
         failed = set("createConcurrency", int())
+        break
+      case "--seed-concurrency":
+        failed = set("seedConcurrency", int())
         break
       case "--max-minutes":
         failed = set("maxMinutes", int())

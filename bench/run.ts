@@ -11,7 +11,9 @@ import { KubeApi } from "../src/kube/KubeApi.js"
 import { type BenchContext, describeError, liveKubeApi } from "./context.js"
 import { convergeBench } from "./converge.js"
 import { clockTicks } from "./cpu.js"
+import { Figures } from "./figures.js"
 import { memoryBench } from "./memory.js"
+import { nodeFlagsBench } from "./nodeFlags.js"
 import { operationsBench } from "./operations.js"
 import { type BenchName, type BenchOptions, parseOptions, usage } from "./options.js"
 import { outboxBench } from "./outbox.js"
@@ -30,7 +32,8 @@ const benches: Record<BenchName, (ctx: BenchContext) => Effect.Effect<void, Benc
   outbox: outboxBench,
   pull: pullAgentBench,
   operations: operationsBench,
-  converge: convergeBench
+  converge: convergeBench,
+  flags: nodeFlagsBench
 }
 
 const run = (options: BenchOptions) =>
@@ -59,7 +62,8 @@ const run = (options: BenchOptions) =>
         clusterPids: cluster.started && { apiserver: cluster.started.apiserver.pid, etcd: cluster.started.etcd.pid },
         clockTicks: yield* clockTicks,
         deadline: started + options.maxMinutes * 60_000,
-        converged: undefined
+        converged: undefined,
+        figures: new Figures()
       }
       yield* printTable({
         title: "vworkspace-operator benchmarks: ApplicationInstance reconciler",
@@ -100,6 +104,7 @@ const run = (options: BenchOptions) =>
         )
         yield* progress(`${name} took ${seconds(now() - benchStart)}`)
       }
+      if (!ctx.figures.isEmpty) yield* ctx.figures.print(options.only)
       yield* progress(`done in ${seconds(now() - started)}; stopping the cluster`)
       if (failures.length > 0) {
         return yield* new BenchError({ message: `benchmarks failed: ${failures.join(", ")}` })

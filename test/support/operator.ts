@@ -8,7 +8,7 @@ import type { EngineRegistry } from "../../src/engines/engine.js"
 import { KubeApiLive } from "../../src/kube/KubeApiLive.js"
 import { Metrics } from "../../src/observability/metrics.js"
 import type { MetricsServerOptions } from "../../src/observability/metricsServer.js"
-import { startOperator } from "../../src/operator.js"
+import { type OperatorOptions, startOperator } from "../../src/operator.js"
 import type { LeaderElectionConfig } from "../../src/runtime/leaderElection.js"
 import { kubeconfigPath } from "./cluster.js"
 
@@ -22,6 +22,7 @@ export const startTestOperator = (options: {
   readonly clusterName?: string
   readonly engines?: Layer.Layer<EngineRegistry>
   readonly metrics?: MetricsServerOptions
+  readonly informer?: OperatorOptions["informer"]
 }) =>
   startOperator({
     healthProbe: { host: "127.0.0.1", port: 0 },
@@ -29,7 +30,8 @@ export const startTestOperator = (options: {
     leaderElection: options.leaderElection,
     clusterName: options.clusterName ?? options.namespace,
     engines: options.engines,
-    metrics: options.metrics
+    metrics: options.metrics,
+    ...(options.informer ? { informer: options.informer } : {})
   }).pipe(
     Effect.provide(Layer.mergeAll(operatorConfigLayer(options.config), Metrics.test)),
     // Quiet unless asked: VWORKSPACE_TEST_LOG=debug shows what the operator did.
