@@ -15,16 +15,22 @@ import { makeIdempotencyStore } from "../src/connectivity/pull/idempotencyStore.
 import { KubeApi } from "../src/kube/KubeApi.js"
 import { Resources } from "../src/kube/resources.js"
 import { withKubeRetry } from "../src/kube/retry.js"
+import { request } from "../src/devcluster/index.js"
 import { type BenchContext, describeError, liveKubeApi } from "./context.js"
 import { gatedNamespace } from "./fixtures.js"
+import { cpuSnapshot, describeCpu, procCpuMs } from "./cpu.js"
 import { readMemory, spawnOperator } from "./operatorProcess.js"
 import { BenchError } from "./probe.js"
 import { loadAverage, mib, now, printTable, progress, ratio, seconds, verdict } from "./report.js"
 
-const jobs = 10_000
-const storeKeys = 100_000
+export interface PullBenchSizes {
+  readonly jobs: number
+  readonly latencyJobs: number
+  readonly storeKeys: number
+}
+
+const fullSizes: PullBenchSizes = { jobs: 10_000, latencyJobs: 1000, storeKeys: 100_000 }
 const latencyRate = 50
-const latencyJobs = 1000
 /** The operator's default agent concurrency (runPullAgent), and so the plain client's. */
 const concurrency = 8
 /** Concurrent `record` calls when filling the store (the agent's own rate would take minutes here). */
@@ -44,7 +50,41 @@ const percentile = (sorted: ReadonlyArray<number>, p: number): number =>
 
 const fail = (what: string) => (e: unknown) => new BenchError({ message: `${what}: ${describeError(e)}` })
 
-export const pullAgentBench = (ctx: BenchContext): Effect.Effect<void, BenchError> =>
+/** `apiserver_request_total` summed by verb, resource and subresource (all clients). */
+const apiServerRequests = (ctx: BenchContext): Effect.Effect<ReadonlyMap<string, number>, BenchError> =>
+  request(ctx.target, { method: "GET", path: "/metrics" }).pipe(
+    Effect.mapError(fail("API server /metrics")),
+    Effect.map((res) => {
+      const counts = new Map<string, number>()
+      for (const line of res.body.split("\n")) {
+        if (!line.startsWith("apiserver_request_total{")) continue
+        const label = (name: string) => new RegExp(`[{,]${name}="([^"]*)"`).exec(line)?.[1] ?? ""
+        const sub = label("subresource")
+        const key = `${label("verb")} ${label("resource")}${sub === "" ? "" : `/${sub}`}`
+        counts.set(key, (counts.get(key) ?? 0) + Number(line.slice(line.lastIndexOf(" ") + 1)))
+      }
+      return counts
+    })
+  )
+
+/** What grew between two counts, per key, divided by `per`, largest first. */
+const perJob = (before: ReadonlyMap<string, number>, after: ReadonlyMap<string, number>, per: number): string =>
+  [...after]
+    .map(([k, v]) => [k, (v - (before.get(k) ?? 0)) / per] as const)
+    .filter(([, v]) => v >= 0.005)
+    .sort((a, b) => b[1] - a[1])
+    .map(([k, v]) => `${k} ${v.toFixed(2)}`)
+    .join(", ")
+
+const routeCounts = (entries: ReadonlyArray<{ readonly route: string }>): ReadonlyMap<string, number> => {
+  const counts = new Map<string, number>()
+  for (const e of entries) counts.set(e.route, (counts.get(e.route) ?? 0) + 1)
+  return counts
+}
+
+export const pullAgentBench = (ctx: BenchContext): Effect.Effect<void, BenchError> => pullAgentBenchOf(fullSizes)(ctx)
+
+export const pullAgentBenchOf = ({ jobs, latencyJobs, storeKeys }: PullBenchSizes) => (ctx: BenchContext): Effect.Effect<void, BenchError> =>
   Effect.scoped(
     Effect.gen(function* () {
       const kube = yield* Layer.build(liveKubeApi(ctx.kubeconfigPath))
@@ -56,6 +96,7 @@ export const pullAgentBench = (ctx: BenchContext): Effect.Effect<void, BenchErro
 
       // --- plain client: the same objects, the same concurrency --------------------------------
       yield* progress(`pull: plain client applies ${jobs} ConfigMaps (concurrency ${concurrency})`)
+      const plainCpu = cpuSnapshot(ctx.clusterPids, ctx.clockTicks)
       const plainStart = now()
       yield* Effect.forEach(
         Array.from({ length: jobs }, (_, i) => i),
@@ -63,10 +104,11 @@ export const pullAgentBench = (ctx: BenchContext): Effect.Effect<void, BenchErro
         { concurrency, discard: true }
       ).pipe(Effect.mapError(fail("plain apply")))
       const plainMs = now() - plainStart
+      const plainCpuUsed = describeCpu(plainCpu, cpuSnapshot(ctx.clusterPids, ctx.clockTicks))
       const plainLoad = loadAverage()
 
       // --- the operator process, registered with the mock --------------------------------------
-      const mock = yield* makeMockControlPlane({ adminToken: "bench-admin", agentTokens: [{ token, clusterId }], maxJobsPerPoll: 200 }).pipe(
+      const mock = yield* makeMockControlPlane({ adminToken: "bench-admin", agentTokens: [{ token, clusterId }], maxJobsPerPoll: 200, requestLogLimit: 10 * (jobs + latencyJobs) }).pipe(
         Effect.mapError(fail("mock"))
       )
       // The credentials Secret as the Cluster reconciler writes it after registration.
@@ -80,7 +122,7 @@ export const pullAgentBench = (ctx: BenchContext): Effect.Effect<void, BenchErro
         .pipe(Effect.mapError(fail("credentials Secret")))
       const operator = yield* spawnOperator(ctx, {
         namespace: agentNs,
-        extraArgs: ["--pod-namespace", podNs, "--cluster-name", `none-${podNs}`, "--agent-poll-interval-seconds", "5"]
+        extraArgs: ["--pod-namespace", podNs, "--cluster-name", `none-${podNs}`, "--agent-poll-interval-seconds", "5", "--webhook-port", "0"]
       })
       const polled = (n: number) =>
         Effect.gen(function* () {
@@ -121,12 +163,22 @@ export const pullAgentBench = (ctx: BenchContext): Effect.Effect<void, BenchErro
         )
       )
       yield* progress(`pull: the operator's agent applies ${jobs} jobs`)
+      const apiBefore = yield* apiServerRequests(ctx)
+      const mockBefore = routeCounts(mock.state.requests())
+      const agentCpu = cpuSnapshot(ctx.clusterPids, ctx.clockTicks)
+      const operatorCpu = ctx.clockTicks === undefined ? undefined : procCpuMs(operator.pid, ctx.clockTicks)
       const agentStart = now()
       const throughputIds = Array.from({ length: jobs }, (_, i) => `t-${i}`)
       for (let i = 0; i < jobs; i++) yield* enqueue(`t-${i}`, configMap(agentNs, i))
       yield* resultsDone(throughputIds)
       const agentMs = now() - agentStart
       const agentLoad = loadAverage()
+      const agentCpuUsed = describeCpu(agentCpu, cpuSnapshot(ctx.clusterPids, ctx.clockTicks))
+      const operatorCpuAfter = ctx.clockTicks === undefined ? undefined : procCpuMs(operator.pid, ctx.clockTicks)
+      const operatorCpuPerJob =
+        operatorCpu === undefined || operatorCpuAfter === undefined ? "n/a" : `${((operatorCpuAfter - operatorCpu) / jobs).toFixed(2)} ms`
+      const apiAfter = yield* apiServerRequests(ctx)
+      const mockAfter = routeCounts(mock.state.requests())
       yield* Fiber.interrupt(sampler)
       const notSucceeded = throughputIds.filter((id) => mock.state.job(id)?.result?.outcome !== "succeeded").length
 
@@ -189,7 +241,12 @@ export const pullAgentBench = (ctx: BenchContext): Effect.Effect<void, BenchErro
         rows: [
           [`plain client: ${jobs} SSA of ConfigMaps (concurrency ${concurrency})`, `${seconds(plainMs)} (${plainRate.toFixed(0)}/s)`, "", "", plainLoad],
           [`agent: ${jobs} apply jobs → results (concurrency ${concurrency})`, `${seconds(agentMs)} (${agentRate.toFixed(0)} jobs/s), ${notSucceeded} not succeeded`, "", "", agentLoad],
+          ["CPU of the plain client's run", plainCpuUsed, "", "", plainLoad],
+          ["CPU of the agent's run (this process hosts the mock)", agentCpuUsed, "", "", agentLoad],
+          ["operator process CPU per job", operatorCpuPerJob, "", "", agentLoad],
           ["agent ÷ plain client", ratio(agentRate / plainRate), "≥ 0.80×", verdict(agentRate / plainRate >= 0.8), agentLoad],
+          [`API server requests per job (all clients, during the ${jobs}-job run)`, perJob(apiBefore, apiAfter, jobs), "", "", agentLoad],
+          [`mock control plane requests per job`, perJob(mockBefore, mockAfter, jobs), "", "", agentLoad],
           [`enqueue→result p50 at ${latencyRate} jobs/s`, `${p50} ms`, "≤ 50 ms", verdict(p50 <= 50), latencyLoad],
           [`enqueue→result p99 at ${latencyRate} jobs/s`, `${p99} ms`, "≤ 250 ms", verdict(p99 <= 250), latencyLoad],
           ["operator RSS, Pull mode, idle (polling an empty queue)", mib(idle.rssBytes), "", "", idleLoad],
