@@ -217,7 +217,7 @@ describe("rendered with default values", () => {
     const c = manager(objects)
     expect(c["env"]).toEqual([
       { name: "POD_NAMESPACE", valueFrom: { fieldRef: { fieldPath: "metadata.namespace" } } },
-      { name: "NODE_OPTIONS", value: "--max-old-space-size=192 --max-semi-space-size=8" }
+      { name: "NODE_OPTIONS", value: "--max-old-space-size=192 --optimize-for-size" }
     ])
     expect(c["ports"]).toEqual([
       { name: "health", containerPort: 8081, protocol: "TCP" },
