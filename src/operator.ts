@@ -10,7 +10,7 @@ import { Labels } from "./api/wellKnown.js"
 import { OperatorConfig } from "./config.js"
 import { startConnectivity } from "./connectivity/wiring.js"
 import { type Informer, type InformerOptions, makeInformer, scopedTo } from "./kube/informer.js"
-import { kindAvailabilityFrom } from "./kube/availability.js"
+import { availabilityChanged, kindAvailabilityFrom } from "./kube/availability.js"
 import { KubeApi } from "./kube/KubeApi.js"
 import { objectKey, type ResourceType } from "./kube/object.js"
 import { builtinEnginesLayer } from "./engines/builtin.js"
@@ -32,6 +32,7 @@ import {
   namespaceEventKeys,
   operationEventKeys,
   targetEventKeys,
+  unfinishedOperationKeys,
   wakeups
 } from "./reconcilers/operationWakeups.js"
 import { Controller } from "./runtime/controller.js"
@@ -167,6 +168,9 @@ export const startOperator = (
         wakeups(eventsOf(informers.get(Resources.Namespace)!), namespaceEventKeys(operations)),
         inGrantedNamespaces(informers.get(Resources.Operation)!),
         ...childKinds.map((kind) => wakeups(eventsOf(informers.get(kind)!), childEventKeys(operations))),
+        ...childKinds.map((kind) =>
+          availabilityChanged(informers.get(kind)!).pipe(Stream.flatMap(() => Stream.fromIterableEffect(unfinishedOperationKeys(operations))))
+        ),
         Stream.tick(config.resyncPeriod).pipe(
           Stream.drop(1),
           Stream.flatMap(() => Stream.fromIterableEffect(operations.list()).pipe(Stream.map(objectKey)))

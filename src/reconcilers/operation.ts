@@ -299,7 +299,7 @@ const materialize = (op: Op, template: OperationTemplate, engine: OperationEngin
 
 const describe = (w: WorkloadRef): string => `${w.kind} ${w.namespace ? `${w.namespace}/` : ""}${w.name}`
 
-/** How often an operation blocked on a missing CRD looks again. */
+/** How often an operation blocked on a missing CRD looks again (the kind's informer also wakes it when the CRD is installed). */
 const missingDependencyRecheck = Duration.seconds(30)
 
 /** Transient API trouble is retried with backoff; anything else is the operation's failure. */

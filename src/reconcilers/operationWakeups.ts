@@ -55,6 +55,13 @@ export const childEventKeys = (operations: CacheReader) => (event: ObjectEvent) 
   return operationKeys(operations, undefined, (o) => o.metadata.uid === uid)
 }
 
+/**
+ * An engine's kind became served (its CRD was installed) or stopped being served: every
+ * unfinished operation, so those blocked on `DependencyMissing` go ahead at once.
+ */
+export const unfinishedOperationKeys = (operations: CacheReader) =>
+  operationKeys(operations, undefined, (o) => !terminal.has(phaseOf(o)))
+
 /** Runs an effectful key mapper over an informer's event stream. */
 export const wakeups = <E, R>(
   events: Stream.Stream<ObjectEvent, E, R>,

@@ -69,7 +69,7 @@ layer(testLayer, { timeout: "240 seconds", excludeTestServices: true })("an engi
         yield* startTestOperator({
           namespace: ns,
           config: { veleroNamespace: ns },
-          // The Backup informer looks again soon, so the test does not wait out the 30 s default.
+          // The Backup informer looks again soon; finding the CRD installed wakes the blocked Operation.
           informer: { backoff: { initial: Duration.millis(200), max: Duration.seconds(2) } }
         })
         yield* applyAs(Resources.ApplicationInstance, placeholderTarget(ns, "ops", { backup: "velero" }))
