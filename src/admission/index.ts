@@ -33,6 +33,15 @@ export const runWebhookServer = (
   Effect.gen(function* () {
     const server = yield* serveWebhooks(listen)
     const served = yield* Ref.make<ServingPair | undefined>(undefined)
+    // The last failure warned about: a broken pair stays broken until it is replaced, and the
+    // reload runs every few seconds, so each distinct failure is logged once.
+    const warned = yield* Ref.make<string | undefined>(undefined)
+    const warnOnce = (e: { readonly message: string }) =>
+      Effect.flatMap(Ref.getAndSet(warned, e.message), (last) =>
+        last === e.message
+          ? Effect.void
+          : Effect.logWarning("cannot load the webhook serving certificate; the previous one stays served").pipe(Effect.annotateLogs({ error: e.message }))
+      )
     const reload = loadPair(settings, namespace).pipe(
       Effect.flatMap(
         Option.match({
@@ -43,12 +52,13 @@ export const runWebhookServer = (
                 ? Effect.void
                 : server.setCertificate(pair).pipe(
                     Effect.zipRight(Ref.set(served, pair)),
+                    Effect.zipRight(Ref.set(warned, undefined)),
                     Effect.zipRight(Effect.logInfo("webhook serving certificate loaded"))
                   )
             )
         })
       ),
-      Effect.catchAll((e) => Effect.logWarning("cannot load the webhook serving certificate").pipe(Effect.annotateLogs({ error: e.message })))
+      Effect.catchAll(warnOnce)
     )
     yield* Effect.forkScoped(Effect.repeat(reload, Schedule.spaced(settings.reloadInterval)))
     yield* Effect.logInfo("webhook server listening").pipe(Effect.annotateLogs({ host: server.host, port: server.port }))

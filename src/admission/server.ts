@@ -5,6 +5,7 @@
  * and the server stays up. Every denial is audited (a dry run is only logged: `sideEffects: None`
  * promises the API server no Event for it).
  */
+import { createPrivateKey, X509Certificate } from "node:crypto"
 import { createServer, type Server } from "node:https"
 import type { IncomingMessage, ServerResponse } from "node:http"
 import { Data, Effect, ParseResult, Runtime, Schema, type Scope } from "effect"
@@ -148,7 +149,13 @@ export const serveWebhooks = (options: {
       port: bound.port,
       setCertificate: (pair) =>
         Effect.try({
-          try: () => server.setSecureContext({ cert: pair.certificatePem, key: pair.privateKeyPem }),
+          try: () => {
+            // A half-updated pair (a new certificate, the old key) is refused here, so the previous one stays served.
+            if (!new X509Certificate(pair.certificatePem).checkPrivateKey(createPrivateKey(pair.privateKeyPem))) {
+              throw new Error("the private key does not belong to the certificate")
+            }
+            server.setSecureContext({ cert: pair.certificatePem, key: pair.privateKeyPem })
+          },
           catch: (e) => new WebhookServerError({ message: `serving certificate rejected: ${e instanceof Error ? e.message : String(e)}`, cause: e })
         })
     }

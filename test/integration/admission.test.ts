@@ -10,20 +10,19 @@
 import { expect, layer } from "@effect/vitest"
 import { Context, Duration, Effect, Exit, Layer, Logger, LogLevel, Redacted, Ref, Scope } from "effect"
 import { X509Certificate } from "node:crypto"
-import * as tls from "node:tls"
 import { ValidatingWebhookConfigurations, syncCertificates } from "../../src/admission/certificates.js"
 import { runWebhookServer } from "../../src/admission/index.js"
 import { admissionLookupLive } from "../../src/admission/judge.js"
-import { defaultWebhookSettings, type WebhookSettings } from "../../src/admission/settings.js"
+import type { WebhookSettings } from "../../src/admission/settings.js"
 import { defaultLifetimes } from "../../src/admission/certificateRotation.js"
-import { Webhooks } from "../../src/api/wellKnown.js"
 import { operatorConfigLayer } from "../../src/config.js"
 import { KubeApi } from "../../src/kube/KubeApi.js"
-import type { KubeObject, ResourceType } from "../../src/kube/object.js"
+import type { ResourceType } from "../../src/kube/object.js"
 import { Resources } from "../../src/kube/resources.js"
 import { auditToEventsLive } from "../../src/observability/audit.js"
 import { eventRecorderLive } from "../../src/observability/events.js"
 import { issueClaim } from "../../src/validation/approvalClaim.js"
+import { aiPath, asKubeObject, createCleanly, createLoopbackWebhooks, isRecord, opPath, releaseWebhookSettings, runCommandOp, send, servedCertificate } from "../support/admission.js"
 import { adminRequest, createTestNamespace, testNamespaceName } from "../support/cluster.js"
 import { renderChart } from "../support/helm.js"
 import { placeholderTarget, waitForEvent } from "../support/operations.js"
@@ -56,29 +55,6 @@ interface EnvShape {
 }
 class Env extends Context.Tag("test/AdmissionEnv")<Env, EnvShape>() {}
 
-const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v)
-const asKubeObject = (o: Record<string, unknown>): KubeObject => {
-  const metadata = o["metadata"]
-  if (typeof o["apiVersion"] !== "string" || typeof o["kind"] !== "string" || !isRecord(metadata)) throw new Error("not a Kubernetes object")
-  return { ...o, apiVersion: o["apiVersion"], kind: o["kind"], metadata }
-}
-
-const createCleanly = (type: ResourceType, object: KubeObject) =>
-  Effect.acquireRelease(
-    Effect.flatMap(KubeApi, (api) => api.create(type, object)),
-    (created) => Effect.ignore(Effect.flatMap(KubeApi, (api) => api.delete(type, created.metadata.name ?? "", created.metadata.namespace)))
-  )
-
-/** POST/PUT/PATCH as the admin, with the API server's status code and message (kubectl's text). */
-const send = (method: string, path: string, body: unknown, contentType = "application/json") =>
-  Effect.map(adminRequest({ method, path, body: JSON.stringify(body), contentType, timeout: Duration.seconds(20) }), (r) => {
-    const parsed: unknown = JSON.parse(r.body)
-    return { status: r.status, message: isRecord(parsed) && typeof parsed["message"] === "string" ? parsed["message"] : "" }
-  })
-
-const aiPath = (ns: string, name = "") => `/apis/apps.vworkspace.io/v1alpha1/namespaces/${ns}/applicationinstances${name ? `/${name}` : ""}`
-const opPath = (ns: string, name = "") => `/apis/ops.vworkspace.io/v1alpha1/namespaces/${ns}/operations${name ? `/${name}` : ""}`
-
 const managed = (ns: string, name: string, overrides: { readonly values?: unknown; readonly chartUrl?: string; readonly releaseNamespace?: string; readonly labels?: Record<string, string> } = {}) => ({
   apiVersion: "apps.vworkspace.io/v1alpha1",
   kind: "ApplicationInstance",
@@ -92,33 +68,9 @@ const managed = (ns: string, name: string, overrides: { readonly values?: unknow
   }
 })
 
-const runCommandOp = (ns: string, name: string, extra: { readonly target?: string; readonly parameters?: unknown; readonly claim?: string; readonly finalizers?: ReadonlyArray<string> } = {}) => ({
-  apiVersion: "ops.vworkspace.io/v1alpha1",
-  kind: "Operation",
-  metadata: { name, namespace: ns, ...(extra.finalizers ? { finalizers: extra.finalizers } : {}) },
-  spec: {
-    targetRef: { apiVersion: "apps.vworkspace.io/v1alpha1", kind: "ApplicationInstance", name: extra.target ?? "app" },
-    type: "RunCommand",
-    engine: "job",
-    parameters: extra.parameters ?? { image: "busybox" },
-    ...(extra.claim === undefined ? {} : { approvals: { claim: extra.claim } })
-  }
-})
-
 const policyDenied = (env: EnvShape, policy: "applicationinstance" | "operation", resource: string, name: string, message: string) =>
   `${resource} "${name}" is forbidden: ValidatingAdmissionPolicy '${env.fullname}-${policy}' with binding '${env.fullname}-${policy}' denied request: ${message}`
 const webhookDenied = (webhook: string, message: string) => `admission webhook "${webhook}" denied the request: ${message}`
-
-/** The certificate the webhook server presents right now. */
-const servedCertificate = (port: number) =>
-  Effect.async<X509Certificate | undefined>((resume) => {
-    const socket = tls.connect({ host: "127.0.0.1", port, rejectUnauthorized: false }, () => {
-      const raw = socket.getPeerX509Certificate()
-      socket.destroy()
-      resume(Effect.succeed(raw))
-    })
-    socket.once("error", () => resume(Effect.succeed(undefined)))
-  })
 
 const setup = Effect.gen(function* () {
   const testLabel = { "admission-test": testNamespaceName("adm").slice(-10) }
@@ -144,29 +96,12 @@ const setup = Effect.gen(function* () {
     yield* createCleanly(ValidatingAdmissionPolicyBindings, { ...binding, spec: { ...spec, matchResources: { namespaceSelector: narrowed } } })
   }
 
-  const settings: WebhookSettings = {
-    ...defaultWebhookSettings,
-    configurationName: fullname,
-    secretName: `${fullname}-webhook-tls`,
-    serviceName: `${fullname}-webhook`,
-    extraHosts: ["127.0.0.1"],
-    reloadInterval: Duration.millis(100)
-  }
+  const settings = releaseWebhookSettings(fullname, { extraHosts: ["127.0.0.1"] })
   const serverScope = yield* Scope.make()
   yield* Effect.addFinalizer(() => Scope.close(serverScope, Exit.void))
   const server = yield* runWebhookServer(settings, operatorNamespace, { host: "127.0.0.1", port: 0 }).pipe(Scope.extend(serverScope))
-
   const [configuration] = ofKind("ValidatingWebhookConfiguration")
-  const webhooks = Array.isArray(configuration?.["webhooks"]) ? configuration["webhooks"].filter(isRecord) : []
-  const paths: Record<string, string> = { [Webhooks.operation.name]: Webhooks.operation.path, [Webhooks.applicationInstance.name]: Webhooks.applicationInstance.path }
-  yield* createCleanly(ValidatingWebhookConfigurations, {
-    ...configuration!,
-    webhooks: webhooks.map((w) => ({
-      ...w,
-      clientConfig: { url: `https://127.0.0.1:${server.port}${paths[String(w["name"])]}` },
-      namespaceSelector: narrowed
-    }))
-  })
+  yield* createLoopbackWebhooks(configuration!, server.port, testLabel)
   // The operator's first pass: CA, serving certificate, caBundle.
   yield* syncCertificates(settings, operatorNamespace, new Date())
 
