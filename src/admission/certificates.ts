@@ -7,8 +7,6 @@
  * pass reads the winner's state. The caBundle patch is a strategic merge by webhook name.
  */
 import { Effect, Either, Option, Schema } from "effect"
-import * as fs from "node:fs/promises"
-import * as path from "node:path"
 import { KubeApi } from "../kube/KubeApi.js"
 import type { KubeError } from "../kube/errors.js"
 import type { ResourceType } from "../kube/object.js"
@@ -16,7 +14,7 @@ import { withKubeRetry } from "../kube/retry.js"
 import { Resources } from "../kube/resources.js"
 import { Webhooks } from "../api/wellKnown.js"
 import { type CertificateState, joinBundle, planCertificates, splitBundle } from "./certificateRotation.js"
-import type { ServingPair } from "./server.js"
+import { type ServingPair, TlsFiles } from "../tls/servingPair.js"
 import type { WebhookSettings } from "./settings.js"
 
 export const ValidatingWebhookConfigurations: ResourceType = {
@@ -27,7 +25,7 @@ export const ValidatingWebhookConfigurations: ResourceType = {
   namespaced: false
 }
 
-export const SecretKeys = { cert: "tls.crt", key: "tls.key", ca: "ca.crt", caKey: "ca.key" } as const
+export const SecretKeys = { ...TlsFiles, caKey: "ca.key" } as const
 export const caTrustedSinceAnnotation = "webhook.vworkspace.io/ca-trusted-since"
 
 const TlsSecret = Schema.Struct({
@@ -172,16 +170,4 @@ export const syncCertificates = (settings: WebhookSettings, namespace: string, n
 export const loadPairFromSecret = (settings: WebhookSettings, namespace: string): Effect.Effect<Option.Option<ServingPair>, KubeError, KubeApi> =>
   Effect.map(readSecret(settings, namespace), Option.flatMap((s) => Option.fromNullable(s.pair)))
 
-export class CertificateFilesUnreadable extends Schema.TaggedError<CertificateFilesUnreadable>()("CertificateFilesUnreadable", {
-  message: Schema.String
-}) {}
 
-/** The serving pair cert-manager mounted (tls.crt, tls.key in `dir`). */
-export const loadPairFromDirectory = (dir: string): Effect.Effect<Option.Option<ServingPair>, CertificateFilesUnreadable> =>
-  Effect.tryPromise({
-    try: async () => ({
-      certificatePem: await fs.readFile(path.join(dir, SecretKeys.cert), "utf8"),
-      privateKeyPem: await fs.readFile(path.join(dir, SecretKeys.key), "utf8")
-    }),
-    catch: (e) => new CertificateFilesUnreadable({ message: `read ${dir}: ${e instanceof Error ? e.message : String(e)}` })
-  }).pipe(Effect.map((pair) => (pair.certificatePem === "" || pair.privateKeyPem === "" ? Option.none() : Option.some(pair))))

@@ -5,26 +5,21 @@
  * and the server stays up. Every denial is audited (a dry run is only logged: `sideEffects: None`
  * promises the API server no Event for it).
  */
-import { createPrivateKey, X509Certificate } from "node:crypto"
 import { createServer, type Server } from "node:https"
 import type { IncomingMessage, ServerResponse } from "node:http"
 import { Data, Effect, ParseResult, Runtime, Schema, type Scope } from "effect"
 import { Webhooks } from "../api/wellKnown.js"
 import type { OperatorConfig } from "../config.js"
 import { Audit } from "../observability/audit.js"
+import { type ServingPair, type ServingPairRejected, setServingPair } from "../tls/servingPair.js"
 import { type AdmissionLookup, judge, type WebhookKind, WebhookKinds } from "./judge.js"
 import { type AdmissionRequest, AdmissionReviewRequest, reviewResponse } from "./review.js"
-
-export interface ServingPair {
-  readonly certificatePem: string
-  readonly privateKeyPem: string
-}
 
 export interface WebhookServer {
   readonly host: string
   readonly port: number
   /** Serve `pair` to every new connection from now on. */
-  readonly setCertificate: (pair: ServingPair) => Effect.Effect<void, WebhookServerError>
+  readonly setCertificate: (pair: ServingPair) => Effect.Effect<void, ServingPairRejected>
 }
 
 export class WebhookServerError extends Data.TaggedError("WebhookServerError")<{ readonly message: string; readonly cause?: unknown }> {}
@@ -147,16 +142,6 @@ export const serveWebhooks = (options: {
     return {
       host: bound.address,
       port: bound.port,
-      setCertificate: (pair) =>
-        Effect.try({
-          try: () => {
-            // A half-updated pair (a new certificate, the old key) is refused here, so the previous one stays served.
-            if (!new X509Certificate(pair.certificatePem).checkPrivateKey(createPrivateKey(pair.privateKeyPem))) {
-              throw new Error("the private key does not belong to the certificate")
-            }
-            server.setSecureContext({ cert: pair.certificatePem, key: pair.privateKeyPem })
-          },
-          catch: (e) => new WebhookServerError({ message: `serving certificate rejected: ${e instanceof Error ? e.message : String(e)}`, cause: e })
-        })
+      setCertificate: (pair) => setServingPair(server, pair)
     }
   })

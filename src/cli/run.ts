@@ -61,6 +61,11 @@ const flags = {
     choices: ["true", "false"],
     help: "HTTPS with TokenReview and SubjectAccessReview (get /metrics); false serves plain HTTP"
   },
+  "metrics-cert-dir": {
+    kind: "text",
+    env: "VWORKSPACE_METRICS_CERT_DIR",
+    help: "Serve /metrics with tls.crt and tls.key from here (e.g. cert-manager's), reloaded on renewal; default: self-signed"
+  },
   "tracing-endpoint": {
     kind: "text",
     env: "TRACING_ENDPOINT",
@@ -332,6 +337,7 @@ const decodeAll = (d: ReturnType<typeof decoders>) =>
     healthProbeBindAddress: d.text("health-probe-bind-address"),
     metricsBindAddress: d.text("metrics-bind-address"),
     metricsSecure: Either.map(d.text("metrics-secure"), (v) => v === "true"),
+    metricsCertDir: Either.right(d.optional("metrics-cert-dir")),
     tracingEndpoint: Either.right(Option.filter(Option.map(d.optional("tracing-endpoint"), (e) => e.trim()), (e) => e !== "")),
     leaderElect: d.boolean("leader-elect"),
     leaderElectionId: d.text("leader-election-id"),
@@ -386,6 +392,9 @@ const runOperator = (o: RunFlags) =>
     const metricsAddress = o.metricsBindAddress.trim() === "0" ? undefined : yield* parseBindAddress(o.metricsBindAddress)
     const mode = parseConnectivityMode(o.connectivityMode)
     if (Either.isLeft(mode)) return yield* Effect.fail(mode.left)
+    if (Option.isSome(o.metricsCertDir) && !o.metricsSecure) {
+      return yield* Effect.fail(new RunUsageError({ message: "--metrics-cert-dir needs --metrics-secure=true (plain HTTP has no certificate)" }))
+    }
     const config = Layer.succeed(OperatorConfig, {
       ...defaultOperatorConfig,
       clusterId: Option.getOrUndefined(o.clusterId),
@@ -434,7 +443,7 @@ const runOperator = (o: RunFlags) =>
       Effect.flatMap(
         startOperator({
           healthProbe,
-          ...(metricsAddress === undefined ? {} : { metrics: { address: metricsAddress, secure: o.metricsSecure } }),
+          ...(metricsAddress === undefined ? {} : { metrics: { address: metricsAddress, secure: o.metricsSecure, ...Option.match(o.metricsCertDir, { onNone: () => ({}), onSome: (certDir) => ({ certDir }) }) } }),
           watchNamespace: Option.getOrUndefined(o.watchNamespace),
           clusterName: Option.getOrUndefined(o.clusterName),
           leaderElection: o.leaderElect ? { leaseName: o.leaderElectionId, namespace: o.podNamespace } : undefined

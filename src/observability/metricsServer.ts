@@ -17,6 +17,7 @@ import type { ResourceType } from "../kube/object.js"
 import { withKubeRetry } from "../kube/retry.js"
 import type { BindAddress } from "../runtime/health.js"
 import { createCertificateAuthority, issueServingCertificate, type KeyAndCertificate } from "../tls/certificates.js"
+import { keepServingPairCurrent, loadPairFromDirectory, type ServingPair, setServingPair, TlsFiles } from "../tls/servingPair.js"
 import { Metrics } from "./metrics.js"
 
 export interface MetricsServerOptions {
@@ -25,6 +26,12 @@ export interface MetricsServerOptions {
   readonly secure: boolean
   /** Names the self-signed certificate is valid for, besides localhost, 127.0.0.1 and the host name. */
   readonly hosts?: ReadonlyArray<string>
+  /**
+   * Serve the pair mounted here (tls.crt, tls.key; e.g. from a cert-manager Certificate) instead
+   * of a self-signed one, reloading it every `reloadInterval` (default 30 s). Secure only.
+   */
+  readonly certDir?: string
+  readonly reloadInterval?: Duration.DurationInput
   /** How long an allow (deny) decision is reused for the same token. Default 60 s (10 s). */
   readonly allowedTtl?: Duration.DurationInput
   readonly deniedTtl?: Duration.DurationInput
@@ -181,6 +188,37 @@ const servingCertificate = (hosts: ReadonlyArray<string>, now: Date): { readonly
   return { ca, serving }
 }
 
+/** The pair to serve: the mounted one (which must be there at start), or a fresh self-signed one. */
+const servingTls = (options: MetricsServerOptions): Effect.Effect<{ readonly pair: ServingPair; readonly caPem?: string }, MetricsServerError> => {
+  const dir = options.certDir
+  if (dir === undefined) {
+    return Effect.map(Clock.currentTimeMillis, (now) => {
+      const { ca, serving } = servingCertificate(options.hosts ?? [], new Date(now))
+      return { pair: serving, caPem: ca.certificatePem }
+    })
+  }
+  return loadPairFromDirectory(dir).pipe(
+    Effect.flatMap(Option.match({ onNone: () => Effect.fail(`${dir} holds no ${TlsFiles.cert} and ${TlsFiles.key}`), onSome: (pair) => Effect.succeed({ pair }) })),
+    Effect.mapError((e) => new MetricsServerError({ message: `metrics serving certificate: ${typeof e === "string" ? e : e.message}` }))
+  )
+}
+
+/** HTTPS (HTTP/1.1 only: node:https offers no h2, as controller-runtime's default) on `pair`, kept current when mounted. */
+const httpsServer = (options: MetricsServerOptions, pair: ServingPair, handler: (req: IncomingMessage, res: ServerResponse) => void) =>
+  Effect.gen(function* () {
+    const server = createHttpsServer({ key: pair.privateKeyPem, cert: pair.certificatePem, minVersion: "TLSv1.2" }, handler)
+    if (options.certDir !== undefined) {
+      yield* keepServingPairCurrent({
+        what: "metrics",
+        load: loadPairFromDirectory(options.certDir),
+        apply: (next) => setServingPair(server, next),
+        interval: options.reloadInterval ?? Duration.seconds(30),
+        initial: pair
+      })
+    }
+    return server
+  })
+
 /** Serves `/metrics` until the scope closes. */
 export const serveMetrics = (
   options: MetricsServerOptions
@@ -237,12 +275,8 @@ export const serveMetrics = (
         })
       )
     }
-    const certificate = options.secure ? servingCertificate(options.hosts ?? [], new Date(yield* Clock.currentTimeMillis)) : undefined
-    const server: Server =
-      certificate === undefined
-        ? createHttpServer(handler)
-        : // HTTP/1.1 only (node:https offers no h2), as controller-runtime's default.
-          createHttpsServer({ key: certificate.serving.privateKeyPem, cert: certificate.serving.certificatePem, minVersion: "TLSv1.2" }, handler)
+    const tls = options.secure ? yield* servingTls(options) : undefined
+    const server: Server = tls === undefined ? createHttpServer(handler) : yield* httpsServer(options, tls.pair, handler)
     yield* listen(server, options.address)
     const address = server.address()
     const bound = address !== null && typeof address === "object" ? address : { address: String(address), port: 0 }
@@ -250,6 +284,6 @@ export const serveMetrics = (
       host: bound.address,
       port: bound.port,
       secure: options.secure,
-      ...(certificate ? { caPem: certificate.ca.certificatePem } : {})
+      ...(tls?.caPem === undefined ? {} : { caPem: tls.caPem })
     }
   })

@@ -13,9 +13,6 @@
 import { expect, layer } from "@effect/vitest"
 import { Duration, Effect, Layer, Logger, LogLevel, Option, Ref } from "effect"
 import { X509Certificate } from "node:crypto"
-import * as fs from "node:fs/promises"
-import * as os from "node:os"
-import * as path from "node:path"
 import { SecretKeys, servingHosts } from "../../src/admission/certificates.js"
 import { runWebhookServer } from "../../src/admission/index.js"
 import { admissionLookupLive } from "../../src/admission/judge.js"
@@ -23,7 +20,8 @@ import { operatorConfigLayer } from "../../src/config.js"
 import { auditToEventsLive } from "../../src/observability/audit.js"
 import { eventRecorderLive } from "../../src/observability/events.js"
 import { createCertificateAuthority, issueServingCertificate, type KeyAndCertificate } from "../../src/tls/certificates.js"
-import { aiPath, asKubeObject, createLoopbackWebhooks, isRecord, opPath, releaseWebhookSettings, runCommandOp, send, servedCertificate } from "../support/admission.js"
+import { aiPath, asKubeObject, createLoopbackWebhooks, isRecord, opPath, releaseWebhookSettings, runCommandOp, send } from "../support/admission.js"
+import { secretVolume, servedCertificate } from "../support/tls.js"
 import { createTestNamespace, testNamespaceName } from "../support/cluster.js"
 import { renderChart } from "../support/helm.js"
 import { placeholderTarget } from "../support/operations.js"
@@ -31,26 +29,6 @@ import { kubeLayer } from "../support/operator.js"
 import { waitFor } from "../support/wait.js"
 
 const day = 24 * 60 * 60 * 1000
-
-/**
- * A Secret volume as the kubelet writes it: the files live in a timestamped directory, `..data`
- * points at it, and each key is a symlink through `..data`. An update writes a new directory and
- * renames a fresh `..data` symlink over the old one, so a reader sees all old or all new files.
- */
-const secretVolume = (dir: string) => {
-  let generation = 0
-  return (files: Readonly<Record<string, string>>) =>
-    Effect.promise(async () => {
-      const version = `..${Date.now()}_${generation++}`
-      await fs.mkdir(path.join(dir, version))
-      for (const [key, value] of Object.entries(files)) await fs.writeFile(path.join(dir, version, key), value)
-      await fs.symlink(version, path.join(dir, "..data_tmp"))
-      await fs.rename(path.join(dir, "..data_tmp"), path.join(dir, "..data"))
-      for (const key of Object.keys(files)) {
-        await fs.symlink(path.join("..data", key), path.join(dir, key)).catch(() => undefined)
-      }
-    })
-}
 
 const pairFiles = (ca: KeyAndCertificate, leaf: { readonly certificatePem: string; readonly privateKeyPem: string }) => ({
   [SecretKeys.cert]: leaf.certificatePem,
@@ -103,15 +81,12 @@ layer(services, { timeout: "180 seconds", excludeTestServices: true })("webhooks
       const ca = createCertificateAuthority({ commonName: "vworkspace-ca", now, validForMillis: 365 * day })
       const issue = () =>
         issueServingCertificate(ca, { commonName: `${fullname}-webhook`, now: new Date(), validForMillis: 90 * day, hosts: [...servingHosts(settings, operatorNamespace), "127.0.0.1"] })
-      const dir = yield* Effect.acquireRelease(
-        Effect.promise(() => fs.mkdtemp(path.join(os.tmpdir(), "serving-certs-"))),
-        (d) => Effect.promise(() => fs.rm(d, { recursive: true, force: true }))
-      )
-      const mount = secretVolume(dir)
+      const volume = yield* secretVolume
+      const mount = volume.write
       const first = issue()
       yield* mount(pairFiles(ca, first))
 
-      const server = yield* runWebhookServer({ ...settings, certDir: Option.some(dir) }, operatorNamespace, { host: "127.0.0.1", port: 0 })
+      const server = yield* runWebhookServer({ ...settings, certDir: Option.some(volume.dir) }, operatorNamespace, { host: "127.0.0.1", port: 0 })
       // cainjector's part: the CA of the Certificate's Secret into every webhook's caBundle.
       yield* createLoopbackWebhooks(configuration!, server.port, testLabel, Buffer.from(ca.certificatePem).toString("base64"))
       yield* waitFor(

@@ -1,17 +1,20 @@
 /**
  * The secure /metrics endpoint against the real API server: HTTPS with the operator's
- * self-signed certificate, TokenReview + SubjectAccessReview on every new bearer token, and an
+ * self-signed certificate (or a mounted one, as cert-manager provides it), TokenReview + SubjectAccessReview on every new bearer token, and an
  * exposition from a real run (reconciles, queue, informers, Operations) that promtool accepts.
  */
 import { execFileSync } from "node:child_process"
+import { X509Certificate } from "node:crypto"
 import { request } from "node:https"
 import { expect, layer } from "@effect/vitest"
 import { Effect } from "effect"
 import { KubeApi } from "../../src/kube/KubeApi.js"
 import { Resources } from "../../src/kube/resources.js"
+import { createCertificateAuthority, issueServingCertificate } from "../../src/tls/certificates.js"
 import { adminRequest, createTestNamespace } from "../support/cluster.js"
 import { newServiceAccountToken } from "../support/serviceAccount.js"
 import { kubeLayer, startTestOperator } from "../support/operator.js"
+import { secretVolume, servedCertificate } from "../support/tls.js"
 import { waitFor } from "../support/wait.js"
 
 const gated = { "managed-by": "vworkspace" }
@@ -144,6 +147,40 @@ layer(kubeLayer(), { timeout: "90 seconds", excludeTestServices: true })("secure
       expect(promtool(body)).toBe("")
       // A second scrape with the same token is answered from the decision cache, still 200.
       expect((yield* scrape(port, ca, scraperToken)).status).toBe(200)
+    })
+  )
+
+  it.scoped("--metrics-cert-dir serves the mounted certificate, verified against its CA, and picks up a renewal", () =>
+    Effect.gen(function* () {
+      const ns = yield* createTestNamespace("metrics-cert", gated)
+      const scraperToken = yield* newServiceAccountToken(ns, "scraper")
+      yield* grantMetricsReader(ns, "scraper")
+      // cert-manager's part: a CA and a leaf for the metrics Service (and 127.0.0.1, where the test scrapes).
+      const day = 24 * 3600 * 1000
+      const ca = createCertificateAuthority({ commonName: "metrics-ca", now: new Date(), validForMillis: 365 * day })
+      const issue = () => issueServingCertificate(ca, { commonName: "metrics", now: new Date(), validForMillis: 90 * day, hosts: [`vworkspace-operator-metrics.${ns}.svc`, "127.0.0.1"] })
+      const volume = yield* secretVolume
+      const first = issue()
+      yield* volume.write({ "tls.crt": first.certificatePem, "tls.key": first.privateKeyPem, "ca.crt": ca.certificatePem })
+
+      const operator = yield* startTestOperator({
+        namespace: ns,
+        metrics: { address: { host: "127.0.0.1", port: 0 }, secure: true, certDir: volume.dir, reloadInterval: "100 millis" }
+      })
+      const port = operator.metrics?.port ?? 0
+      // The mounted certificate, not a self-signed one: the scrape verifies it against cert-manager's CA.
+      expect(operator.metrics?.caPem).toBeUndefined()
+      expect((yield* scrape(port, ca.certificatePem, scraperToken)).status).toBe(200)
+      const fingerprint = (pem: string) => new X509Certificate(pem).fingerprint256
+      expect((yield* servedCertificate(port))?.fingerprint256).toBe(fingerprint(first.certificatePem))
+
+      const renewed = issue()
+      yield* volume.write({ "tls.crt": renewed.certificatePem, "tls.key": renewed.privateKeyPem, "ca.crt": ca.certificatePem })
+      yield* waitFor(
+        "the renewed metrics certificate to be served",
+        Effect.map(servedCertificate(port), (c) => (c?.fingerprint256 === fingerprint(renewed.certificatePem) ? c : undefined))
+      )
+      expect((yield* scrape(port, ca.certificatePem, scraperToken)).status).toBe(200)
     })
   )
 

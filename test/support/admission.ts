@@ -1,11 +1,9 @@
 /**
  * What the admission tests share: sending writes as the admin and reading the API server's
- * message (kubectl's text), the objects they send, the certificate the webhook server presents,
- * and creating rendered chart objects that are removed when the test's scope closes.
+ * message (kubectl's text), the objects they send, the chart's webhook configuration pointed at a
+ * loopback webhook server, and creating rendered chart objects that are removed when the test's scope closes.
  */
 import { Duration, Effect } from "effect"
-import type { X509Certificate } from "node:crypto"
-import * as tls from "node:tls"
 import { ValidatingWebhookConfigurations } from "../../src/admission/certificates.js"
 import { defaultWebhookSettings, type WebhookSettings } from "../../src/admission/settings.js"
 import { Webhooks } from "../../src/api/wellKnown.js"
@@ -51,17 +49,6 @@ export const runCommandOp = (ns: string, name: string, extra: { readonly target?
     ...(extra.claim === undefined ? {} : { approvals: { claim: extra.claim } })
   }
 })
-
-/** The certificate the webhook server on 127.0.0.1:`port` presents right now (none: no handshake). */
-export const servedCertificate = (port: number) =>
-  Effect.async<X509Certificate | undefined>((resume) => {
-    const socket = tls.connect({ host: "127.0.0.1", port, rejectUnauthorized: false }, () => {
-      const raw = socket.getPeerX509Certificate()
-      socket.destroy()
-      resume(Effect.succeed(raw))
-    })
-    socket.once("error", () => resume(Effect.succeed(undefined)))
-  })
 
 /** The webhook settings of a chart release named `<release>-vworkspace-operator`, reloading quickly. */
 export const releaseWebhookSettings = (fullname: string, extra: Partial<WebhookSettings> = {}): WebhookSettings => ({

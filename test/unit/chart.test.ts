@@ -7,7 +7,7 @@
  */
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { Either } from "effect"
+import { Either, Option } from "effect"
 import { describe, expect, it } from "vitest"
 import YAML from "yaml"
 import { parseRunFlags } from "../../src/cli/run.js"
@@ -103,7 +103,8 @@ describe("Chart.yaml and values.yaml", () => {
         bindPort: 8443,
         secure: true,
         service: { enabled: false, port: 8443 },
-        serviceMonitor: { enabled: false, interval: "30s" }
+        serviceMonitor: { enabled: false, interval: "30s" },
+        certManager: { enabled: false, issuerRef: { name: "", kind: "Issuer" } }
       },
       tracing: { endpoint: "" },
       networkPolicy: { enabled: false },
@@ -402,6 +403,39 @@ describe("rendered with overrides", () => {
     expect(arr(rec(only(plain.objects, "ServiceMonitor")["spec"])["endpoints"])).toEqual([
       { port: "metrics", path: "/metrics", interval: "30s", scheme: "http" }
     ])
+  })
+
+  it("cert-manager: a Certificate per endpoint, mounted where the run flags point; the ServiceMonitor then verifies the metrics certificate", async () => {
+    const issuerRef = { name: "internal-ca", kind: "ClusterIssuer" }
+    const values = { webhooks: { certManager: { enabled: true, issuerRef } }, metrics: { certManager: { enabled: true, issuerRef }, serviceMonitor: { enabled: true } } }
+    const { objects } = render(values, { apiVersions: ["monitoring.coreos.com/v1"] })
+    const certificates = ofKind(objects, "Certificate").map((c) => rec(c["spec"]))
+    expect(certificates.map((c) => [c["secretName"], c["dnsNames"], c["issuerRef"]])).toEqual(
+      ["metrics", "webhook"].map((endpoint) => [
+        `${fullname}-${endpoint}-tls`,
+        [`${fullname}-${endpoint}.${release.namespace}.svc`, `${fullname}-${endpoint}.${release.namespace}.svc.cluster.local`],
+        issuerRef
+      ])
+    )
+    const parsed = await parseRunArgs(arr(manager(objects)["args"]).map(String))
+    const mounts = arr(manager(objects)["volumeMounts"]).map(rec)
+    const volumes = arr(podSpec(objects)["volumes"]).map(rec)
+    const secretAt = (dir: string) => {
+      const mount = mounts.find((m) => m["mountPath"] === dir)
+      return rec(volumes.find((v) => v["name"] === mount?.["name"])?.["secret"])["secretName"]
+    }
+    expect(secretAt(Option.getOrThrow(parsed.webhookCertDir))).toBe(`${fullname}-webhook-tls`)
+    expect(secretAt(Option.getOrThrow(parsed.metricsCertDir))).toBe(`${fullname}-metrics-tls`)
+    expect(rec(arr(rec(only(objects, "ServiceMonitor")["spec"])["endpoints"])[0])["tlsConfig"]).toEqual({
+      serverName: `${fullname}-metrics.${release.namespace}.svc`,
+      ca: { secret: { name: `${fullname}-metrics-tls`, key: "ca.crt" } }
+    })
+    expect(() => render({ metrics: { secure: false, certManager: { enabled: true, issuerRef } } })).toThrow(
+      "metrics.certManager.enabled needs metrics.enabled=true, metrics.secure=true and metrics.certManager.issuerRef.name"
+    )
+    // Without cert-manager: no Certificate, no mounts, no cert-dir flags.
+    expect(ofKind(render().objects, "Certificate")).toEqual([])
+    expect(manager(render().objects)["volumeMounts"]).toBeUndefined()
   })
 
   it("the NetworkPolicy admits only the health, webhook and metrics ports, and lets out only DNS, the API server and the control plane", () => {

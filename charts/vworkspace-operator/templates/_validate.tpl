@@ -17,6 +17,9 @@ Included once, from deployment.yaml.
 {{- if and (or .Values.metrics.service.enabled .Values.metrics.serviceMonitor.enabled) (not .Values.metrics.enabled) }}
 {{- fail "metrics.service and metrics.serviceMonitor need metrics.enabled=true" }}
 {{- end }}
+{{- if and .Values.metrics.certManager.enabled (or (not .Values.metrics.enabled) (not .Values.metrics.secure) (not .Values.metrics.certManager.issuerRef.name)) }}
+{{- fail "metrics.certManager.enabled needs metrics.enabled=true, metrics.secure=true and metrics.certManager.issuerRef.name" }}
+{{- end }}
 {{- if and .Values.metrics.serviceMonitor.enabled (not (.Capabilities.APIVersions.Has "monitoring.coreos.com/v1")) }}
 {{- fail "metrics.serviceMonitor.enabled needs the monitoring.coreos.com/v1 ServiceMonitor API: install prometheus-operator's CRDs first (helm template: pass --api-versions monitoring.coreos.com/v1)" }}
 {{- end }}
