@@ -14,6 +14,12 @@ export interface BenchOptions {
   readonly count: number
   /** runCommand.job Operations for the operations benchmark. */
   readonly operations: number
+  /** Apply jobs of the pull benchmark's throughput run. */
+  readonly pullJobs: number
+  /** Jobs of the pull benchmark's latency run (offered at 50 jobs/s). */
+  readonly pullLatencyJobs: number
+  /** Keys the pull benchmark records into a fresh idempotency store. */
+  readonly pullStoreKeys: number
   /** Cache sizes the memory benchmark grows through, ascending. */
   readonly sizes: ReadonlyArray<number>
   /** The operator's maxConcurrentReconciles, and the plain client's concurrency. */
@@ -58,6 +64,9 @@ export const defaults: BenchOptions = {
   only: benchNames.filter((n) => n !== "flags"),
   count: 1000,
   operations: 500,
+  pullJobs: 10_000,
+  pullLatencyJobs: 1000,
+  pullStoreKeys: 100_000,
   sizes: [1000, 10000],
   workers: 4,
   resyncSeconds: 10,
@@ -77,6 +86,9 @@ export const usage = `Usage: npm run bench -- [options]
                             or runtime (= ${aliases["runtime"]?.join(",")}: every figure of issue 9's table)
   --count <n>               ApplicationInstances for throughput, resync and startup (default ${defaults.count})
   --operations <n>          runCommand.job Operations for the operations benchmark (default ${defaults.operations})
+  --pull-jobs <n>           apply jobs of the pull benchmark's throughput run (default ${defaults.pullJobs})
+  --pull-latency-jobs <n>   jobs of its latency run at 50 jobs/s (default ${defaults.pullLatencyJobs})
+  --pull-store-keys <n>     keys it records into a fresh idempotency store (default ${defaults.pullStoreKeys})
   --sizes <n,m,...>         cache sizes for the memory benchmark, ascending (default ${defaults.sizes.join(",")})
   --workers <n>             operator maxConcurrentReconciles = plain-client concurrency (default ${defaults.workers})
   --resync-seconds <n>      resync period of the resync benchmark (default ${defaults.resyncSeconds})
@@ -176,6 +188,15 @@ export const parseOptions = (argv: ReadonlyArray<string>): Either.Either<BenchOp
         break
       case "--operations":
         failed = set("operations", int())
+        break
+      case "--pull-jobs":
+        failed = set("pullJobs", int())
+        break
+      case "--pull-latency-jobs":
+        failed = set("pullLatencyJobs", int())
+        break
+      case "--pull-store-keys":
+        failed = set("pullStoreKeys", int())
         break
       case "--workers":
         failed = set("workers", int())

@@ -11,7 +11,7 @@
 import { Context, Duration, Effect, Fiber, Layer, Schedule } from "effect"
 import { CredentialKeys, Names } from "../src/api/wellKnown.js"
 import { makeMockControlPlane } from "../src/connectivity/mock/server.js"
-import { makeIdempotencyStore } from "../src/connectivity/pull/idempotencyStore.js"
+import { defaultIdempotencyStoreConfig, makeIdempotencyStore } from "../src/connectivity/pull/idempotencyStore.js"
 import { KubeApi } from "../src/kube/KubeApi.js"
 import { Resources } from "../src/kube/resources.js"
 import { withKubeRetry } from "../src/kube/retry.js"
@@ -29,7 +29,6 @@ export interface PullBenchSizes {
   readonly storeKeys: number
 }
 
-const fullSizes: PullBenchSizes = { jobs: 10_000, latencyJobs: 1000, storeKeys: 100_000 }
 const latencyRate = 50
 /** The operator's default agent concurrency (runPullAgent), and so the plain client's. */
 const concurrency = 8
@@ -82,7 +81,8 @@ const routeCounts = (entries: ReadonlyArray<{ readonly route: string }>): Readon
   return counts
 }
 
-export const pullAgentBench = (ctx: BenchContext): Effect.Effect<void, BenchError> => pullAgentBenchOf(fullSizes)(ctx)
+export const pullAgentBench = (ctx: BenchContext): Effect.Effect<void, BenchError> =>
+  pullAgentBenchOf({ jobs: ctx.options.pullJobs, latencyJobs: ctx.options.pullLatencyJobs, storeKeys: ctx.options.pullStoreKeys })(ctx)
 
 export const pullAgentBenchOf = ({ jobs, latencyJobs, storeKeys }: PullBenchSizes) => (ctx: BenchContext): Effect.Effect<void, BenchError> =>
   Effect.scoped(
@@ -185,6 +185,7 @@ export const pullAgentBenchOf = ({ jobs, latencyJobs, storeKeys }: PullBenchSize
       // --- latency at a steady 50 jobs/s ------------------------------------------------------
       yield* progress(`pull: ${latencyJobs} jobs at ${latencyRate} jobs/s`)
       const latencyIds: Array<string> = []
+      const latencyApiBefore = yield* apiServerRequests(ctx)
       const latencyStart = Date.now()
       for (let i = 0; i < latencyJobs; i++) {
         const id = `l-${i}`
@@ -195,6 +196,7 @@ export const pullAgentBenchOf = ({ jobs, latencyJobs, storeKeys }: PullBenchSize
       }
       yield* resultsDone(latencyIds)
       const latencyLoad = loadAverage()
+      const latencyApiAfter = yield* apiServerRequests(ctx)
       const latencies = latencyIds
         .map((id) => Date.parse(mock.state.job(id)?.resultAt ?? "") - (enqueueAt.get(id) ?? 0))
         .sort((a, b) => a - b)
@@ -209,7 +211,7 @@ export const pullAgentBenchOf = ({ jobs, latencyJobs, storeKeys }: PullBenchSize
       // --- the idempotency store after 100,000 keys -------------------------------------------
       yield* progress(`pull: ${storeKeys} keys into a fresh idempotency store (concurrency ${storeConcurrency})`)
       const storeOnlyNs = yield* gatedNamespace(ctx.target, ctx.scope, "bench-pull-store100k")
-      const store = yield* makeIdempotencyStore({ namespace: storeOnlyNs, ttl: Duration.days(7), maxEntries: 5000, linger: Duration.millis(20) }).pipe(
+      const store = yield* makeIdempotencyStore({ namespace: storeOnlyNs, ...defaultIdempotencyStoreConfig }).pipe(
         Effect.provide(kube),
         Effect.mapError(fail("store"))
       )
@@ -247,6 +249,7 @@ export const pullAgentBenchOf = ({ jobs, latencyJobs, storeKeys }: PullBenchSize
           ["agent ÷ plain client", ratio(agentRate / plainRate), "≥ 0.80×", verdict(agentRate / plainRate >= 0.8), agentLoad],
           [`API server requests per job (all clients, during the ${jobs}-job run)`, perJob(apiBefore, apiAfter, jobs), "", "", agentLoad],
           [`mock control plane requests per job`, perJob(mockBefore, mockAfter, jobs), "", "", agentLoad],
+          [`API server requests per job (all clients, during the ${latencyRate} jobs/s run)`, perJob(latencyApiBefore, latencyApiAfter, latencyJobs), "", "", latencyLoad],
           [`enqueue→result p50 at ${latencyRate} jobs/s`, `${p50} ms`, "≤ 50 ms", verdict(p50 <= 50), latencyLoad],
           [`enqueue→result p99 at ${latencyRate} jobs/s`, `${p99} ms`, "≤ 250 ms", verdict(p99 <= 250), latencyLoad],
           ["operator RSS, Pull mode, idle (polling an empty queue)", mib(idle.rssBytes), "", "", idleLoad],

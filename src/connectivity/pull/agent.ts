@@ -96,8 +96,11 @@ export const runPullAgent = (config: PullAgentConfig): Effect.Effect<never, Kube
       /** Per object: the completion of its last job, so the next one waits for it. */
       const lastOfObject = new Map<string, Deferred.Deferred<void>>()
       const fibers = yield* FiberSet.make()
-      /** Jobs taken but not finished, at most: the poll loop waits for room, so a burst cannot pile up. */
-      const backlog = yield* Effect.makeSemaphore(concurrency * 4)
+      // The poll loop waits for room in both, so a burst cannot pile up: jobs taken and not applied
+      // yet (enough to keep every permit busy), and jobs taken and not finished (applied ones wait
+      // for their key's store write and their result without holding back the next applies).
+      const notApplied = yield* Effect.makeSemaphore(concurrency * 4)
+      const unfinished = yield* Effect.makeSemaphore(concurrency * 16)
 
       const postResult = (id: string, outcome: Outcome) =>
         Effect.gen(function* () {
@@ -146,30 +149,42 @@ export const runPullAgent = (config: PullAgentConfig): Effect.Effect<never, Kube
           return yield* runPayload(context(clusterId, job.id), job.kind, job.payload)
         })
 
-      const runJob = (envelope: JobEnvelope, id: string, predecessor: Deferred.Deferred<void> | undefined, done: Deferred.Deferred<void>) =>
+      /** Ack, order, apply: the outcome, or none when the job was skipped (no result is due). */
+      const applyPhase = (envelope: JobEnvelope, id: string, predecessor: Deferred.Deferred<void> | undefined) =>
         Effect.gen(function* () {
           const ack = yield* Effect.either(call(client.ack(id)))
           if (Either.isLeft(ack)) {
             // 404: the job is unknown (withdrawn); anything else the server refused: skip, no result.
             yield* Effect.logInfo(`job ${id} not acked (${ack.left.message}); skipped`)
-            return
+            return Option.none<Outcome>()
           }
           if (ack.right === "alreadyClosed") {
             // 409: the job is closed (a result exists): it is done; applying it now would be a second effect.
             yield* Effect.logInfo(`job ${id} is already closed; not applied`)
-            return
+            return Option.none<Outcome>()
           }
           if (predecessor !== undefined) yield* Deferred.await(predecessor)
-          if (envelope._tag === "Malformed") return yield* postResult(id, { outcome: "failed", error: envelope.message })
-          const outcome = yield* permits.withPermits(1)(outcomeOf(envelope.job, store))
+          if (envelope._tag === "Malformed") return Option.some<Outcome>({ outcome: "failed", error: envelope.message })
+          return Option.some(yield* permits.withPermits(1)(outcomeOf(envelope.job, store)))
+        })
+
+      /** The key made durable, then the one result. */
+      const reportPhase = (envelope: JobEnvelope, id: string, outcome: Outcome) =>
+        Effect.gen(function* () {
           // Recorded before the result is posted: after a crash between the two, the redelivered
           // job is a replay (`noop`), not a second apply. Outside the permit, so that the keys of
           // many jobs share one store write while the next jobs apply.
-          const key = envelope.job.idempotencyKey ?? ""
+          const key = envelope._tag === "Valid" ? (envelope.job.idempotencyKey ?? "") : ""
           if (outcome.outcome === "succeeded" && key !== "") yield* store.record(key)
           yield* postResult(id, outcome)
           yield* observe((m) => m.pullAgent.jobFinished(id, outcome.outcome === "succeeded"))
-        }).pipe(
+        })
+
+      const runJob = (envelope: JobEnvelope, id: string, predecessor: Deferred.Deferred<void> | undefined, done: Deferred.Deferred<void>) =>
+        applyPhase(envelope, id, predecessor).pipe(
+          // Its place among the jobs waiting to apply is free once the outcome is known.
+          Effect.ensuring(notApplied.release(1)),
+          Effect.flatMap(Option.match({ onNone: () => Effect.void, onSome: (outcome) => reportPhase(envelope, id, outcome) })),
           Effect.withSpan(SpanNames.pullJob, {
             root: true,
             attributes: { "job.id": id, "job.kind": envelope._tag === "Valid" ? envelope.job.kind : "malformed" }
@@ -193,7 +208,8 @@ export const runPullAgent = (config: PullAgentConfig): Effect.Effect<never, Kube
             return
           }
           if (inFlight.has(id)) return
-          yield* backlog.take(1)
+          yield* unfinished.take(1)
+          yield* notApplied.take(1)
           inFlight.add(id)
           const createdAt = envelope._tag === "Valid" ? Date.parse(envelope.job.createdAt ?? "") : NaN
           yield* observe((m) => m.pullAgent.jobStarted(id, createdAt))
@@ -205,7 +221,7 @@ export const runPullAgent = (config: PullAgentConfig): Effect.Effect<never, Kube
             fibers,
             runJob(envelope, id, predecessor, done).pipe(
               Effect.ensuring(Effect.sync(() => (lastOfObject.get(objectKey) === done ? lastOfObject.delete(objectKey) : false))),
-              Effect.ensuring(backlog.release(1)),
+              Effect.ensuring(unfinished.release(1)),
               Effect.provide(services)
             )
           )

@@ -29,7 +29,11 @@ export interface IdempotencyStoreConfig {
   readonly ttl: Duration.DurationInput
   /** At most this many entries; the oldest are dropped first. */
   readonly maxEntries: number
-  /** A batch waits this long for more keys before it is written. */
+  /**
+   * A batch waits this long for more keys before it is written. Default none: the keys recorded
+   * while a write is in flight form the next batch, so batches grow with the load by themselves
+   * and a lone key is not held back.
+   */
   readonly linger: Duration.DurationInput
   /** The main object is rewritten once the recent one holds this many keys. Default 500. */
   readonly foldEvery?: number
@@ -38,7 +42,7 @@ export interface IdempotencyStoreConfig {
 export const defaultIdempotencyStoreConfig: Omit<IdempotencyStoreConfig, "namespace"> = {
   ttl: Duration.days(7),
   maxEntries: 5000,
-  linger: Duration.millis(20)
+  linger: Duration.zero
 }
 
 export interface IdempotencyStore {
@@ -122,6 +126,7 @@ export const makeIdempotencyStore = (
     const foldEvery = config.foldEvery ?? 500
     let writes = 0
     const queue = yield* Queue.unbounded<Pending>()
+    const linger = Duration.decode(config.linger)
 
     const write = (name: string, stored: ReadonlyMap<string, number>) =>
       Effect.suspend(() =>
@@ -153,7 +158,7 @@ export const makeIdempotencyStore = (
 
     const writer = Effect.gen(function* () {
       const first = yield* Queue.take(queue)
-      yield* Effect.sleep(config.linger)
+      yield* Duration.isZero(linger) ? Effect.yieldNow() : Effect.sleep(linger)
       const batch = [first, ...(yield* Queue.takeAll(queue))]
       const t = yield* nowSeconds
       for (const p of batch) {
