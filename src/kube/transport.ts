@@ -51,11 +51,13 @@ export interface HttpTransport {
 
 const describe = (e: unknown): string => (e instanceof Error ? e.message : String(e))
 
-/** A keep-alive connection pool that lives as long as the scope. */
-export const keepAliveAgent = (secure: boolean): Effect.Effect<http.Agent, never, Scope.Scope> =>
+/** A keep-alive connection pool that lives as long as the scope; `tls` applies to every connection. */
+export const keepAliveAgent = (secure: boolean, tls: https.AgentOptions = {}): Effect.Effect<http.Agent, never, Scope.Scope> =>
   Effect.acquireRelease(
     Effect.sync(() =>
-      secure ? new https.Agent({ keepAlive: true, maxSockets: 64 }) : new http.Agent({ keepAlive: true, maxSockets: 64 })
+      secure
+        ? new https.Agent({ ...tls, keepAlive: true, maxSockets: 64 })
+        : new http.Agent({ keepAlive: true, maxSockets: 64 })
     ),
     (a) => Effect.sync(() => a.destroy())
   )
@@ -125,7 +127,7 @@ export const makeHttpTransport = (connection: ClusterConnection): Effect.Effect<
     const secure = server.protocol === "https:"
     // A server URL may carry a path prefix (e.g. behind a proxy); requests go below it.
     const basePath = server.pathname.replace(/\/+$/, "")
-    const agent = yield* keepAliveAgent(secure)
+    const agent = yield* keepAliveAgent(secure, connection.agentOptions)
     const requestOptions = (req: HttpRequest, payload: string | undefined) =>
       connection.requestOptions.pipe(
         Effect.map((opts): https.RequestOptions => ({
