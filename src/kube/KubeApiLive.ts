@@ -1,6 +1,6 @@
 import type { KubeConfig } from "@kubernetes/client-node"
 import { StringDecoder } from "node:string_decoder"
-import { Duration, Effect, Either, Layer, Schema, type Scope, Stream } from "effect"
+import { Duration, Effect, Either, Layer, type ParseResult, Schema, type Scope, Stream } from "effect"
 import { Invalid, type KubeError, Timeout, Transport } from "./errors.js"
 import {
   type ApplyOptions,
@@ -33,10 +33,15 @@ const IDLE_MARGIN = Duration.seconds(30)
 
 // --- wire decoding --------------------------------------------------------------------------
 
-const KubeObjectSchema = Schema.Struct(
-  { apiVersion: Schema.String, kind: Schema.String, metadata: ObjectMeta },
-  Schema.Record({ key: Schema.String, value: Schema.Unknown })
-)
+/**
+ * Every object is decoded in two cheap parts: the typed envelope (apiVersion, kind and the
+ * metadata fields the operator reads) and, as plain JSON fields, everything else, which each
+ * reader decodes as it needs. Decoding the whole object with excess properties preserved costs
+ * several times more: every object read passes here.
+ */
+const Envelope = Schema.Struct({ apiVersion: Schema.String, kind: Schema.String, metadata: ObjectMeta })
+const Fields = Schema.Record({ key: Schema.String, value: Schema.Unknown })
+const ObjectFields = Schema.Struct({ metadata: Fields }, Fields)
 
 const ListSchema = Schema.Struct({
   metadata: Schema.optional(
@@ -59,12 +64,21 @@ const preserve = { onExcessProperty: "preserve" } as const
  * A decoder of API server answers; `what` names the answer in the error. Synchronous (an Either
  * is an Effect too): every object read passes here, so it stays cheap.
  */
+const unexpected = (what: string) => (e: ParseResult.ParseError) =>
+  new Transport({ message: `unexpected ${what} from the API server: ${e.message}`, cause: e })
 const decoder = <A, I>(schema: Schema.Schema<A, I>) => {
   const decode = Schema.decodeUnknownEither(schema, preserve)
-  return (input: unknown, what: string): Either.Either<A, Transport> =>
-    Either.mapLeft(decode(input), (e) => new Transport({ message: `unexpected ${what} from the API server: ${e.message}`, cause: e }))
+  return (input: unknown, what: string): Either.Either<A, Transport> => Either.mapLeft(decode(input), unexpected(what))
 }
-const decodeKubeObject = decoder(KubeObjectSchema)
+const decodeEnvelope = Schema.decodeUnknownEither(Envelope)
+const decodeFields = Schema.decodeUnknownEither(ObjectFields)
+const decodeKubeObject = (input: unknown, what: string): Either.Either<KubeObject, Transport> =>
+  Either.zipWith(decodeFields(input), decodeEnvelope(input), (fields, envelope): KubeObject => ({
+    ...fields,
+    apiVersion: envelope.apiVersion,
+    kind: envelope.kind,
+    metadata: { ...fields.metadata, ...envelope.metadata }
+  })).pipe(Either.mapLeft(unexpected(what)))
 const decodeList = decoder(ListSchema)
 const decodeWatchEvent = decoder(WatchEventSchema)
 const decodeVersion = decoder(VersionSchema)
