@@ -127,12 +127,12 @@ export const startOperator = (
     const operationContext = Context.merge(Context.merge(context, engines), yield* Layer.build(WrittenPhases.live))
     // The reconciler's own writes do not wake it again; everyone else's do.
     const ownWrites = makeOwnWrites()
-    const reconcilerApi = Layer.succeed(KubeApi, recordingWrites(yield* KubeApi, ownWrites))
+    const reconcilerApi = recordingWrites(yield* KubeApi, ownWrites)
 
     const applicationInstances = Controller.make({
       name: "applicationinstance",
       maxConcurrentReconciles: config.maxConcurrentReconciles,
-      reconcile: (key) => reconcileApplicationInstance(key).pipe(Effect.provide(reconcilerApi), Effect.provide(context)),
+      reconcile: (key) => reconcileApplicationInstance(key).pipe(Effect.provideService(KubeApi, reconcilerApi), Effect.provide(context)),
       sources: [
         ...applicationInstanceSources(
           {

@@ -1,5 +1,6 @@
 import type { KubeConfig } from "@kubernetes/client-node"
-import { Duration, Effect, Layer, Schema, type Scope, Stream } from "effect"
+import { StringDecoder } from "node:string_decoder"
+import { Duration, Effect, Either, Layer, type ParseResult, Schema, type Scope, Stream } from "effect"
 import { Invalid, type KubeError, Timeout, Transport } from "./errors.js"
 import {
   type ApplyOptions,
@@ -32,10 +33,15 @@ const IDLE_MARGIN = Duration.seconds(30)
 
 // --- wire decoding --------------------------------------------------------------------------
 
-const KubeObjectSchema = Schema.Struct(
-  { apiVersion: Schema.String, kind: Schema.String, metadata: ObjectMeta },
-  Schema.Record({ key: Schema.String, value: Schema.Unknown })
-)
+/**
+ * Every object is decoded in two cheap parts: the typed envelope (apiVersion, kind and the
+ * metadata fields the operator reads) and, as plain JSON fields, everything else, which each
+ * reader decodes as it needs. Decoding the whole object with excess properties preserved costs
+ * several times more: every object read passes here.
+ */
+const Envelope = Schema.Struct({ apiVersion: Schema.String, kind: Schema.String, metadata: ObjectMeta })
+const Fields = Schema.Record({ key: Schema.String, value: Schema.Unknown })
+const ObjectFields = Schema.Struct({ metadata: Fields }, Fields)
 
 const ListSchema = Schema.Struct({
   metadata: Schema.optional(
@@ -54,15 +60,31 @@ const VersionSchema = Schema.Struct({ gitVersion: Schema.String, major: Schema.S
 // Unknown fields must survive decoding: the operator reads spec and status as it needs them.
 const preserve = { onExcessProperty: "preserve" } as const
 
-const decodeWith =
-  <A, I>(schema: Schema.Schema<A, I>, what: string) =>
-  (input: unknown): Effect.Effect<A, Transport> =>
-    Schema.decodeUnknown(schema, preserve)(input).pipe(
-      Effect.mapError((e) => new Transport({ message: `unexpected ${what} from the API server: ${e.message}`, cause: e }))
-    )
+/**
+ * A decoder of API server answers; `what` names the answer in the error. Synchronous (an Either
+ * is an Effect too): every object read passes here, so it stays cheap.
+ */
+const unexpected = (what: string) => (e: ParseResult.ParseError) =>
+  new Transport({ message: `unexpected ${what} from the API server: ${e.message}`, cause: e })
+const decoder = <A, I>(schema: Schema.Schema<A, I>) => {
+  const decode = Schema.decodeUnknownEither(schema, preserve)
+  return (input: unknown, what: string): Either.Either<A, Transport> => Either.mapLeft(decode(input), unexpected(what))
+}
+const decodeEnvelope = Schema.decodeUnknownEither(Envelope)
+const decodeFields = Schema.decodeUnknownEither(ObjectFields)
+const decodeKubeObject = (input: unknown, what: string): Either.Either<KubeObject, Transport> =>
+  Either.zipWith(decodeFields(input), decodeEnvelope(input), (fields, envelope): KubeObject => ({
+    ...fields,
+    apiVersion: envelope.apiVersion,
+    kind: envelope.kind,
+    metadata: { ...fields.metadata, ...envelope.metadata }
+  })).pipe(Either.mapLeft(unexpected(what)))
+const decodeList = decoder(ListSchema)
+const decodeWatchEvent = decoder(WatchEventSchema)
+const decodeVersion = decoder(VersionSchema)
 
-const parseJson = (text: string, what: string): Effect.Effect<unknown, Transport> =>
-  Effect.try({
+const parseJson = (text: string, what: string): Either.Either<unknown, Transport> =>
+  Either.try({
     try: (): unknown => JSON.parse(text),
     catch: (e) => new Transport({ message: `the API server sent invalid JSON for ${what}`, cause: e })
   })
@@ -73,8 +95,26 @@ const withTypeMeta = (type: ResourceType, raw: unknown): unknown =>
     ? { apiVersion: apiVersionOf(type), kind: type.kind, ...raw }
     : raw
 
-const decodeObject = (type: ResourceType, raw: unknown): Effect.Effect<KubeObject, Transport> =>
-  decodeWith(KubeObjectSchema, `${type.kind} object`)(withTypeMeta(type, raw))
+const decodeObject = (type: ResourceType, raw: unknown): Either.Either<KubeObject, Transport> =>
+  decodeKubeObject(withTypeMeta(type, raw), `${type.kind} object`)
+
+/**
+ * Splits a byte stream into its non-blank lines: `push` returns the lines a chunk completes (a
+ * character split across chunks is joined), `end` the last one if it had no newline.
+ */
+const lineSplitter = () => {
+  const decoder = new StringDecoder("utf8")
+  let rest = ""
+  const complete = (text: string, final: boolean): ReadonlyArray<string> => {
+    const lines = text.split("\n")
+    rest = final ? "" : (lines.pop() ?? "")
+    return lines.filter((line) => line.trim() !== "")
+  }
+  return {
+    push: (bytes: Uint8Array) => complete(rest + decoder.write(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)), false),
+    end: () => complete(rest + decoder.end(), true)
+  }
+}
 
 // --- the service ----------------------------------------------------------------------------
 
@@ -145,18 +185,16 @@ export const makeKubeApi = (
             resourceVersion: opts.resourceVersion
           })
       }).pipe(
-        Effect.flatMap(decodeWith(ListSchema, `${type.kind} list`)),
+        Effect.flatMap((raw) => decodeList(raw, `${type.kind} list`)),
         Effect.flatMap((l) =>
-          Effect.forEach(l.items ?? [], (item) => decodeObject(type, item)).pipe(
-            Effect.map((items) => {
-              const cont = l.metadata?.continue
-              return {
-                items,
-                resourceVersion: l.metadata?.resourceVersion ?? "",
-                ...(cont === undefined || cont === "" ? {} : { continue: cont })
-              }
-            })
-          )
+          Either.map(Either.all((l.items ?? []).map((item) => decodeObject(type, item))), (items) => {
+            const cont = l.metadata?.continue
+            return {
+              items,
+              resourceVersion: l.metadata?.resourceVersion ?? "",
+              ...(cont === undefined || cont === "" ? {} : { continue: cont })
+            }
+          })
         )
       )
 
@@ -227,39 +265,42 @@ export const makeKubeApi = (
         })
       const idle =
         opts.idleTimeout ?? Duration.sum(Duration.seconds(opts.timeoutSeconds ?? DEFAULT_WATCH_SECONDS), IDLE_MARGIN)
-      const toEvent = (line: string): Effect.Effect<WatchEvent, KubeError> =>
+      const toEvent = (line: string): Either.Either<WatchEvent, KubeError> =>
         parseJson(line, `a ${type.kind} watch event`).pipe(
-          Effect.flatMap(decodeWith(WatchEventSchema, `${type.kind} watch event`)),
-          Effect.flatMap((e) => {
+          Either.flatMap((raw) => decodeWatchEvent(raw, `${type.kind} watch event`)),
+          Either.flatMap((e): Either.Either<WatchEvent, KubeError> => {
             const eventType = e.type
             return eventType === "ERROR"
-              ? Effect.fail(errorFromWatchStatus(e.object))
-              : Effect.map(decodeObject(type, e.object), (object): WatchEvent => ({ type: eventType, object }))
+              ? Either.left(errorFromWatchStatus(e.object))
+              : Either.map(decodeObject(type, e.object), (object): WatchEvent => ({ type: eventType, object }))
           })
         )
+      const idleFor = Duration.decode(idle)
       return Stream.unwrapScoped(
         Effect.gen(function* () {
-          const res = yield* transport.stream({ method: "GET", path }, timeout)
+          const res = yield* transport.stream({ method: "GET", path }, timeout, {
+            after: idleFor,
+            onTimeout: () => new Timeout({ message: `${type.kind} watch: no data for ${Duration.format(idleFor)}` })
+          })
           if (res.status < 200 || res.status >= 300) {
             const body = yield* readText(res.body)
             return yield* Effect.fail(errorFromResponse(res.status, body, header(res.headers["retry-after"])))
           }
+          const lines = lineSplitter()
+          // One stage per chunk of bytes (usually one event). A bad line fails the stream at
+          // once, dropping the events before it in the same chunk: the informer resumes from
+          // the last version it applied, so the next watch delivers them again.
+          const events = (text: ReadonlyArray<string>) => Either.all(text.map(toEvent))
           return res.body.pipe(
-            Stream.timeoutFail(
-              () => new Timeout({ message: `${type.kind} watch: no data for ${Duration.format(Duration.decode(idle))}` }),
-              idle
-            ),
-            Stream.decodeText(),
-            Stream.splitLines,
-            Stream.filter((line) => line.trim() !== ""),
-            Stream.mapEffect(toEvent)
+            Stream.mapConcatEffect((bytes) => events(lines.push(bytes))),
+            Stream.concat(Stream.suspend(() => Stream.fromIterableEffect(events(lines.end()))))
           )
         })
       )
     }
 
     const version: KubeApiService["version"] = call({ method: "GET", path: "/version" }).pipe(
-      Effect.flatMap(decodeWith(VersionSchema, "version"))
+      Effect.flatMap((raw) => decodeVersion(raw, "version"))
     )
 
     return {

@@ -16,4 +16,9 @@ export interface ClusterConnection {
   readonly requestOptions: Effect.Effect<https.RequestOptions, Transport>
   /** The options carry their own agent (a proxy); the transport must not replace it. */
   readonly ownAgent: boolean
+  /**
+   * TLS material fixed for the connection's lifetime (the in-cluster CA): given to the
+   * connection pool once instead of with every request, where the pool would hash it each time.
+   */
+  readonly agentOptions?: https.AgentOptions
 }

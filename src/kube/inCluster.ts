@@ -46,16 +46,25 @@ const serverFromEnv = (env: Readonly<Record<string, string | undefined>>): Effec
     })
   })
 
+/** How long a token read is trusted before the file is checked again. */
+const RECHECK_MS = 1000
+
 /**
  * The token, read again when the file's identity, size or mtime changed (a kubelet rotation
- * swaps a symlink, which changes all three). One `stat` per request; no timer.
+ * swaps a symlink, which changes all three). At most one `stat` per second, however many
+ * requests; no timer. The kubelet rotates a bound token long before it expires, so a second of
+ * lag is harmless.
  */
 const rotatingToken = (file: string) => {
   let stamp = ""
   let token = ""
+  let checkedAt = -Infinity
   return Effect.try({
     try: () => {
+      const at = Date.now()
+      if (at - checkedAt < RECHECK_MS) return token
       const s = fs.statSync(file)
+      checkedAt = at
       const now = `${s.ino}:${s.size}:${s.mtimeMs}`
       if (now !== stamp) {
         token = fs.readFileSync(file, "utf8").trim()
@@ -83,6 +92,7 @@ export const inClusterConnection = (
     return {
       server,
       ownAgent: false,
-      requestOptions: Effect.map(token, (t) => ({ ca, headers: { Authorization: `Bearer ${t}` } }))
+      agentOptions: { ca },
+      requestOptions: Effect.map(token, (t) => ({ headers: { Authorization: `Bearer ${t}` } }))
     }
   })

@@ -108,6 +108,8 @@ export interface Informer {
    * A handler that dies is logged and does not stop the subscription.
    */
   readonly subscribe: (handler: (event: InformerEvent) => Effect.Effect<void>) => Effect.Effect<void, never, Scope.Scope>
+  /** The same changes as a stream (the snapshot first), without a fiber of its own per subscriber. */
+  readonly events: Stream.Stream<InformerEvent>
 }
 
 const resourceName = (t: ResourceType): string => (t.group === "" ? t.plural : `${t.plural}.${t.group}`)
@@ -342,11 +344,21 @@ export const makeInformer = (
 
     yield* Effect.forkScoped(run)
 
+    /** A subscription to the changes and, taken under the same lock, the objects cached before them. */
+    const follow = lock.withPermits(1)(Effect.all([PubSub.subscribe(changes), Effect.sync(() => cache.list())]))
+
+    const events: Informer["events"] = Stream.unwrapScoped(
+      Effect.map(follow, ([dequeue, snapshot]) =>
+        Stream.concat(
+          Stream.fromIterable(snapshot.map((object): InformerEvent => ({ type: "added", object }))),
+          Stream.fromQueue(dequeue)
+        )
+      )
+    )
+
     const subscribe: Informer["subscribe"] = (handler) =>
       Effect.gen(function* () {
-        const [dequeue, snapshot] = yield* lock.withPermits(1)(
-          Effect.all([PubSub.subscribe(changes), Effect.sync(() => cache.list())])
-        )
+        const [dequeue, snapshot] = yield* follow
         const deliver = (event: InformerEvent) =>
           handler(event).pipe(
             Effect.catchAllCause((cause) => Effect.logError(`informer ${name}: a subscriber's handler died`, cause))
@@ -365,7 +377,8 @@ export const makeInformer = (
       hasSynced: Deferred.isDone(synced),
       availability,
       health,
-      subscribe
+      subscribe,
+      events
     }
   })
 

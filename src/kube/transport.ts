@@ -28,56 +28,90 @@ export interface HttpResponse {
 export interface HttpStreamResponse {
   readonly status: number
   readonly headers: http.IncomingHttpHeaders
-  /** The raw body. The request is destroyed when the enclosing scope closes. */
-  readonly body: Stream.Stream<Uint8Array, Transport>
+  /**
+   * The raw body. It fails with Timeout when no bytes came for the stream's `idle` time while
+   * the consumer was waiting. The request is destroyed when the enclosing scope closes.
+   */
+  readonly body: Stream.Stream<Uint8Array, Transport | Timeout>
 }
 
 export interface HttpTransport {
   /** Sends a request and reads the whole answer, whatever its status, within `timeout`. */
   readonly request: (req: HttpRequest, timeout: Duration.DurationInput) => Effect.Effect<HttpResponse, Transport | Timeout>
-  /** Sends a request and waits at most `headerTimeout` for the status line; the body streams. */
+  /**
+   * Sends a request and waits at most `headerTimeout` for the status line; the body streams and
+   * fails with `idle.onTimeout()` when it stays silent for `idle.after`.
+   */
   readonly stream: (
     req: HttpRequest,
-    headerTimeout: Duration.DurationInput
+    headerTimeout: Duration.DurationInput,
+    idle?: Deadline<Timeout>
   ) => Effect.Effect<HttpStreamResponse, Transport | Timeout, Scope.Scope>
 }
 
 const describe = (e: unknown): string => (e instanceof Error ? e.message : String(e))
 
-/** A keep-alive connection pool that lives as long as the scope. */
-export const keepAliveAgent = (secure: boolean): Effect.Effect<http.Agent, never, Scope.Scope> =>
+/** A keep-alive connection pool that lives as long as the scope; `tls` applies to every connection. */
+export const keepAliveAgent = (secure: boolean, tls: https.AgentOptions = {}): Effect.Effect<http.Agent, never, Scope.Scope> =>
   Effect.acquireRelease(
     Effect.sync(() =>
-      secure ? new https.Agent({ keepAlive: true, maxSockets: 64 }) : new http.Agent({ keepAlive: true, maxSockets: 64 })
+      secure
+        ? new https.Agent({ ...tls, keepAlive: true, maxSockets: 64 })
+        : new http.Agent({ keepAlive: true, maxSockets: 64 })
     ),
     (a) => Effect.sync(() => a.destroy())
   )
 
+/** A node timer for a deadline: cheaper than an Effect timeout, which forks a fiber per use. */
+export interface Deadline<E> {
+  readonly after: Duration.Duration
+  readonly onTimeout: () => E
+}
+
 /**
  * Sends one request and reads its whole answer, whatever the status; fails (with `onError` of
- * the socket's error) only when there is no answer. Interrupting it destroys the request. This
- * is the one request/response edge of every HTTP client here (the Kubernetes and the agent client).
+ * the socket's error) only when there is no answer, and with `deadline.onTimeout()` when the
+ * answer is not complete in time. Interrupting it destroys the request. This is the one
+ * request/response edge of every HTTP client here (the Kubernetes and the agent client).
  */
 export const exchange = <E>(
   url: URL,
   options: https.RequestOptions,
   payload: string | undefined,
-  onError: (cause: unknown) => E
+  onError: (cause: unknown) => E,
+  deadline?: Deadline<E>
 ): Effect.Effect<HttpResponse, E> =>
   Effect.async<HttpResponse, E>((resume) => {
+    let settled = false
+    let timer: NodeJS.Timeout | undefined = undefined
+    const settle = (result: Effect.Effect<HttpResponse, E>) => {
+      if (settled) return
+      settled = true
+      if (timer !== undefined) clearTimeout(timer)
+      resume(result)
+    }
     const r = (url.protocol === "https:" ? https.request : http.request)(url, options)
-    const fail = (e: unknown) => resume(Effect.fail(onError(e)))
+    const fail = (e: unknown) => settle(Effect.fail(onError(e)))
     r.on("error", fail)
     r.once("response", (res) => {
       const chunks: Array<Buffer> = []
       res.on("data", (c: Buffer) => chunks.push(c))
       res.on("error", fail)
       res.once("end", () =>
-        resume(Effect.succeed({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString("utf8") }))
+        settle(Effect.succeed({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString("utf8") }))
       )
     })
+    if (deadline !== undefined) {
+      timer = setTimeout(() => {
+        settle(Effect.fail(deadline.onTimeout()))
+        r.destroy()
+      }, Duration.toMillis(deadline.after))
+    }
     r.end(payload)
-    return Effect.sync(() => r.destroy())
+    return Effect.sync(() => {
+      if (timer !== undefined) clearTimeout(timer)
+      r.destroy()
+    })
   })
 
 const transportError = (what: string) => (cause: unknown) => new Transport({ message: `${what}: ${describe(cause)}`, cause })
@@ -93,7 +127,7 @@ export const makeHttpTransport = (connection: ClusterConnection): Effect.Effect<
     const secure = server.protocol === "https:"
     // A server URL may carry a path prefix (e.g. behind a proxy); requests go below it.
     const basePath = server.pathname.replace(/\/+$/, "")
-    const agent = yield* keepAliveAgent(secure)
+    const agent = yield* keepAliveAgent(secure, connection.agentOptions)
     const requestOptions = (req: HttpRequest, payload: string | undefined) =>
       connection.requestOptions.pipe(
         Effect.map((opts): https.RequestOptions => ({
@@ -123,18 +157,15 @@ export const makeHttpTransport = (connection: ClusterConnection): Effect.Effect<
       })
 
     const request: HttpTransport["request"] = (req, timeout) =>
-      Effect.gen(function* () {
-        const { url, opts, payload } = yield* send(req)
-        return yield* exchange(url, opts, payload, transportError(`${req.method} ${url.pathname}`))
-      }).pipe(
-        Effect.timeoutFail({
-          duration: timeout,
-          onTimeout: () =>
-            new Timeout({ message: `${req.method} ${req.path} timed out after ${Duration.format(Duration.decode(timeout))}` })
+      Effect.flatMap(send(req), ({ url, opts, payload }) => {
+        const after = Duration.decode(timeout)
+        return exchange<Transport | Timeout>(url, opts, payload, transportError(`${req.method} ${url.pathname}`), {
+          after,
+          onTimeout: () => new Timeout({ message: `${req.method} ${req.path} timed out after ${Duration.format(after)}` })
         })
-      )
+      })
 
-    const stream: HttpTransport["stream"] = (req, headerTimeout) =>
+    const stream: HttpTransport["stream"] = (req, headerTimeout, idle) =>
       Effect.gen(function* () {
         const { url, opts, payload } = yield* send(req)
         const fail = transportError(`${req.method} ${url.pathname}`)
@@ -166,7 +197,7 @@ export const makeHttpTransport = (connection: ClusterConnection): Effect.Effect<
         return {
           status: res.statusCode ?? 0,
           headers: res.headers,
-          body: bodyStream(res, fail)
+          body: bodyStream(res, fail, idle)
         }
       }).pipe(
         Effect.timeoutFail({
@@ -181,17 +212,47 @@ export const makeHttpTransport = (connection: ClusterConnection): Effect.Effect<
     return { request, stream }
   })
 
-/** A response body as a stream, paused while the consumer is behind (backpressure). */
-const bodyStream = (res: http.IncomingMessage, fail: (e: unknown) => Transport): Stream.Stream<Uint8Array, Transport> =>
-  Stream.async<Uint8Array, Transport>((emit) => {
+/**
+ * A response body as a stream, paused while the consumer is behind (backpressure). The idle
+ * timer runs only while the stream waits for bytes: it stops at each chunk and starts again
+ * when the consumer has taken it.
+ */
+const bodyStream = (
+  res: http.IncomingMessage,
+  fail: (e: unknown) => Transport,
+  idle: Deadline<Timeout> | undefined
+): Stream.Stream<Uint8Array, Transport | Timeout> =>
+  Stream.async<Uint8Array, Transport | Timeout>((emit) => {
+    let timer: NodeJS.Timeout | undefined = undefined
+    const stop = () => {
+      if (timer !== undefined) clearTimeout(timer)
+      timer = undefined
+    }
+    const wait = () => {
+      if (idle === undefined) return
+      stop()
+      timer = setTimeout(() => void emit.fail(idle.onTimeout()), Duration.toMillis(idle.after))
+    }
     res.on("data", (chunk: Buffer) => {
       res.pause()
-      void emit.single(chunk).then(() => res.resume())
+      stop()
+      void emit.single(chunk).then(() => {
+        wait()
+        res.resume()
+      })
     })
-    res.once("end", () => void emit.end())
-    res.once("error", (e) => void emit.fail(fail(e)))
+    res.once("end", () => {
+      stop()
+      void emit.end()
+    })
+    res.once("error", (e) => {
+      stop()
+      void emit.fail(fail(e))
+    })
+    wait()
+    return Effect.sync(stop)
   })
 
 /** Reads a streamed body to text (for error answers of streaming requests). */
-export const readText = (body: Stream.Stream<Uint8Array, Transport>): Effect.Effect<string, Transport> =>
+export const readText = (body: Stream.Stream<Uint8Array, Transport | Timeout>): Effect.Effect<string, Transport | Timeout> =>
   body.pipe(Stream.decodeText(), Stream.mkString)

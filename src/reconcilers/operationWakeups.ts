@@ -62,8 +62,8 @@ export const childEventKeys = (operations: CacheReader) => (event: ObjectEvent) 
 export const unfinishedOperationKeys = (operations: CacheReader) =>
   operationKeys(operations, undefined, (o) => !terminal.has(phaseOf(o)))
 
-/** Runs an effectful key mapper over an informer's event stream. */
+/** Runs an effectful key mapper over an informer's event stream (no inner stream per event). */
 export const wakeups = <E, R>(
   events: Stream.Stream<ObjectEvent, E, R>,
   keys: (event: ObjectEvent) => Effect.Effect<ReadonlyArray<string>>
-): Stream.Stream<string, E, R> => Stream.flatMap(events, (e) => Stream.fromIterableEffect(keys(e)))
+): Stream.Stream<string, E, R> => Stream.mapConcatEffect(events, keys)

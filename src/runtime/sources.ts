@@ -1,4 +1,4 @@
-import { Effect, Queue, type Scope, Stream } from "effect"
+import { type Effect, type Scope, Stream } from "effect"
 import { objectKey, type KubeObject, type ResourceType } from "../kube/object.js"
 
 /**
@@ -20,17 +20,12 @@ export interface ObjectEvent {
 /** The part of an informer a controller needs (`Informer` of `src/kube/informer.ts` fits). */
 export interface Subscribable {
   readonly subscribe: (handler: (event: ObjectEvent) => Effect.Effect<void>) => Effect.Effect<void, never, Scope.Scope>
+  /** The same events as a stream, also replaying the cache first; subscribed while it runs. */
+  readonly events: Stream.Stream<ObjectEvent>
 }
 
 /** An informer's events as a stream; the subscription lives as long as the stream runs. */
-export const eventsOf = (informer: Subscribable): Stream.Stream<ObjectEvent> =>
-  Stream.unwrapScoped(
-    Effect.gen(function* () {
-      const events = yield* Queue.unbounded<ObjectEvent>()
-      yield* informer.subscribe((event) => Queue.offer(events, event))
-      return Stream.fromQueue(events)
-    })
-  )
+export const eventsOf = (informer: Subscribable): Stream.Stream<ObjectEvent> => informer.events
 
 /** Maps an object to the keys of the objects it should wake. */
 export type KeyMapper = (object: KubeObject) => ReadonlyArray<string>

@@ -383,14 +383,16 @@ describe("Controller", () => {
       })
     )
 
-    it.scoped("keysOf subscribes to an informer and emits its objects' keys", () =>
+    it.scoped("keysOf follows an informer's events and emits its objects' keys", () =>
       Effect.gen(function* () {
-        const subscribed = yield* Deferred.make<(event: ObjectEvent) => Effect.Effect<void>>()
-        const informer: Subscribable = { subscribe: (handler) => Effect.asVoid(Deferred.succeed(subscribed, handler)) }
+        const changes = yield* Queue.unbounded<ObjectEvent>()
+        const informer: Subscribable = {
+          subscribe: (handler) => Effect.asVoid(Effect.forkScoped(Stream.runForEach(Stream.fromQueue(changes), handler))),
+          events: Stream.fromQueue(changes)
+        }
         const keys = yield* Queue.unbounded<string>()
         yield* Effect.forkScoped(Stream.runForEach(keysOf(informer), (k) => Queue.offer(keys, k)))
-        const handler = yield* Deferred.await(subscribed)
-        yield* handler({ type: "added", object: child({ name: "web", namespace: "team-a" }) })
+        yield* Queue.offer(changes, { type: "added", object: child({ name: "web", namespace: "team-a" }) })
         expect(yield* Queue.take(keys)).toBe("team-a/web")
       })
     )

@@ -67,13 +67,17 @@ const events = (n: number, prefix = "e") => Array.from({ length: n }, (_, i) => 
 const fakeInformer = Effect.gen(function* () {
   const objects = new Map<string, KubeObject>()
   const changes = yield* PubSub.unbounded<ObjectEvent>()
+  const replayed = () => [...objects.values()].map((object): ObjectEvent => ({ type: "added", object }))
   const informer: Subscribable = {
     subscribe: (handler) =>
       Effect.gen(function* () {
         const subscription = yield* PubSub.subscribe(changes)
-        for (const object of objects.values()) yield* handler({ type: "added", object })
+        for (const event of replayed()) yield* handler(event)
         yield* Effect.forkScoped(Effect.forever(Effect.flatMap(subscription.take, handler)))
-      })
+      }),
+    events: Stream.unwrapScoped(
+      Effect.map(PubSub.subscribe(changes), (subscription) => Stream.concat(Stream.fromIterable(replayed()), Stream.fromQueue(subscription)))
+    )
   }
   const put = (object: KubeObject) =>
     Effect.suspend(() => {

@@ -22,14 +22,24 @@ const StatusConditions = Schema.Struct({
 const decodeStatus = Schema.decodeUnknownOption(StatusConditions)
 const decodeCondition = Schema.decodeUnknownOption(WireCondition)
 
+/**
+ * Decoded once per object: cached objects are never mutated, and each version is the `next` of
+ * one change and the `previous` of the one after it.
+ */
+const decodedConditions = new WeakMap<KubeObject, ReadonlyArray<WireCondition>>()
+
 /** The object's well-formed conditions; a malformed entry is skipped, not fatal for the others. */
 export const conditionsOf = (object: KubeObject | undefined): ReadonlyArray<WireCondition> => {
   if (object === undefined) return []
+  const known = decodedConditions.get(object)
+  if (known !== undefined) return known
   const entries = Option.match(decodeStatus(object), {
     onNone: () => [],
     onSome: (s) => s.status?.conditions ?? []
   })
-  return entries.flatMap((entry) => Option.toArray(decodeCondition(entry)))
+  const conditions = entries.flatMap((entry) => Option.toArray(decodeCondition(entry)))
+  decodedConditions.set(object, conditions)
+  return conditions
 }
 
 /** `<type>/<status>/<reason>@<generation>/<lastTransitionTime>`: what makes one transition unique. */
