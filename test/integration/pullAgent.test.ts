@@ -83,17 +83,22 @@ layer(kubeLayer(), { timeout: "120 seconds", excludeTestServices: true })("Pull 
       expect((yield* h.state.get).lastSuccessAt._tag).toBe("Some")
     }))
 
-  it.scoped("ensure-application-instance: AI created → HelmRelease → helm-controller Ready → interim statuses → succeeded", () =>
+  it.scoped("ensure-application-instance: AI created → HelmRelease → helm-controller Ready → interim statuses → succeeded; the wait holds back no other job", () =>
     Effect.gen(function* () {
       const store = yield* createTestNamespace("pull-store")
       const target = yield* freshNamespace("pull-ai")
       yield* startTestOperator({ namespace: target })
       const h = yield* startPullHarness()
-      yield* h.startAgent({ namespace: store, waitSeconds: 1 })
+      // One job applied at a time: the readiness wait must not be part of that bound.
+      yield* h.startAgent({ namespace: store, waitSeconds: 1, concurrency: 1 })
       yield* h.admin.enqueue(clusterId, job("ai-1", "intent", { intent: "ensure-application-instance", applicationInstance: managedAi(target, "cloud") }))
       const hr = yield* waitFor("HelmRelease", Effect.map(getOption(Resources.HelmRelease, "cloud-rel", target), Option.getOrUndefined), { timeout: within })
       // Interim statuses while the instance is not Ready yet.
       yield* waitFor("an interim status", Effect.map(h.admin.job("ai-1"), (j) => (j.statuses.length > 0 ? j : undefined)), { timeout: within })
+      expect((yield* h.admin.job("ai-1")).result).toBeUndefined()
+      // Another job goes ahead while the instance waits.
+      yield* h.admin.enqueue(clusterId, job("cm-during-wait", "apply", configMap(target, "during-wait")))
+      expect(yield* h.admin.waitForResult("cm-during-wait", within)).toMatchObject({ outcome: "succeeded" })
       expect((yield* h.admin.job("ai-1")).result).toBeUndefined()
       yield* writeFluxStatus(hr, [{ type: "Reconciling", status: "True", reason: "Progressing", message: "installing" }])
       yield* writeFluxStatus(hr, [

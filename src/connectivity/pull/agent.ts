@@ -98,7 +98,7 @@ export const runPullAgent = (config: PullAgentConfig): Effect.Effect<never, Kube
       const fibers = yield* FiberSet.make()
       // The poll loop waits for room in both, so a burst cannot pile up: jobs taken and not applied
       // yet (enough to keep every permit busy), and jobs taken and not finished (applied ones wait
-      // for their key's store write and their result without holding back the next applies).
+      // for readiness, their key's store write and their result without holding back the next applies).
       const notApplied = yield* Effect.makeSemaphore(concurrency * 4)
       const unfinished = yield* Effect.makeSemaphore(concurrency * 16)
 
@@ -112,12 +112,14 @@ export const runPullAgent = (config: PullAgentConfig): Effect.Effect<never, Kube
         })
 
       const knownNamespaces = new Set<string>()
-      const context = (clusterId: string, jobId: string): ApplierContext => ({
+      const context = (clusterId: string, jobId: string, applied: Effect.Effect<void>): ApplierContext => ({
         clusterId,
         knownNamespaces,
         allowedKinds: config.allowedKinds ?? defaultAllowedKinds,
         readinessTimeout: config.readinessTimeout ?? Duration.minutes(10),
         grantNamespaceAccess: config.grantNamespaceAccess ?? (() => Effect.void),
+        // Once a job's writes are done it no longer counts as waiting to apply (a readiness wait may follow).
+        writing: (writes) => permits.withPermits(1)(writes).pipe(Effect.ensuring(applied)),
         progress: (update) =>
           Effect.flatMap(nowIso, (timestamp) => call(client.postStatus(jobId, { ...update, timestamp }))).pipe(
             Effect.catchAll((e) => Effect.logDebug(`interim status of job ${jobId} not accepted: ${e.message}`))
@@ -131,7 +133,7 @@ export const runPullAgent = (config: PullAgentConfig): Effect.Effect<never, Kube
       })
 
       /** Everything after the ack, up to the outcome. */
-      const outcomeOf = (job: Job, idempotency: IdempotencyStore): Effect.Effect<Outcome, never, KubeApi> =>
+      const outcomeOf = (job: Job, idempotency: IdempotencyStore, applied: Effect.Effect<void>): Effect.Effect<Outcome, never, KubeApi> =>
         Effect.gen(function* () {
           if (signingKey !== undefined) {
             const problem = Either.isLeft(signingKey) ? signingKey.left : signatureProblem(signingKey.right, job.payload, job.signature)
@@ -146,11 +148,11 @@ export const runPullAgent = (config: PullAgentConfig): Effect.Effect<never, Kube
           const key = job.idempotencyKey ?? ""
           if (key !== "" && (yield* idempotency.has(key))) return { outcome: "noop" }
           const clusterId = Option.getOrElse(Option.map(yield* credentials.current, (c) => c.clusterId), () => "")
-          return yield* runPayload(context(clusterId, job.id), job.kind, job.payload)
+          return yield* runPayload(context(clusterId, job.id, applied), job.kind, job.payload)
         })
 
       /** Ack, order, apply: the outcome, or none when the job was skipped (no result is due). */
-      const applyPhase = (envelope: JobEnvelope, id: string, predecessor: Deferred.Deferred<void> | undefined) =>
+      const applyPhase = (envelope: JobEnvelope, id: string, predecessor: Deferred.Deferred<void> | undefined, applied: Effect.Effect<void>) =>
         Effect.gen(function* () {
           const ack = yield* Effect.either(call(client.ack(id)))
           if (Either.isLeft(ack)) {
@@ -165,7 +167,7 @@ export const runPullAgent = (config: PullAgentConfig): Effect.Effect<never, Kube
           }
           if (predecessor !== undefined) yield* Deferred.await(predecessor)
           if (envelope._tag === "Malformed") return Option.some<Outcome>({ outcome: "failed", error: envelope.message })
-          return Option.some(yield* permits.withPermits(1)(outcomeOf(envelope.job, store)))
+          return Option.some(yield* outcomeOf(envelope.job, store, applied))
         })
 
       /** The key made durable, then the one result. */
@@ -180,10 +182,16 @@ export const runPullAgent = (config: PullAgentConfig): Effect.Effect<never, Kube
           yield* observe((m) => m.pullAgent.jobFinished(id, outcome.outcome === "succeeded"))
         })
 
-      const runJob = (envelope: JobEnvelope, id: string, predecessor: Deferred.Deferred<void> | undefined, done: Deferred.Deferred<void>) =>
-        applyPhase(envelope, id, predecessor).pipe(
-          // Its place among the jobs waiting to apply is free once the outcome is known.
-          Effect.ensuring(notApplied.release(1)),
+      const runJob = (envelope: JobEnvelope, id: string, predecessor: Deferred.Deferred<void> | undefined, done: Deferred.Deferred<void>) => {
+        // Its place among the jobs waiting to apply is free once its writes are done, or at the latest with its outcome.
+        let waitingToApply = true
+        const applied = Effect.suspend(() => {
+          if (!waitingToApply) return Effect.void
+          waitingToApply = false
+          return notApplied.release(1)
+        })
+        return applyPhase(envelope, id, predecessor, applied).pipe(
+          Effect.ensuring(applied),
           Effect.flatMap(Option.match({ onNone: () => Effect.void, onSome: (outcome) => reportPhase(envelope, id, outcome) })),
           Effect.withSpan(SpanNames.pullJob, {
             root: true,
@@ -199,6 +207,7 @@ export const runPullAgent = (config: PullAgentConfig): Effect.Effect<never, Kube
             )
           )
         )
+      }
 
       const dispatch = (envelope: JobEnvelope) =>
         Effect.gen(function* () {

@@ -50,6 +50,11 @@ export interface ApplierContext {
   readonly knownNamespaces: Set<string>
   /** Before a write into a target namespace: the operator's rights there (src/reconcilers/namespaceAccess.ts). */
   readonly grantNamespaceAccess: (namespace: string) => Effect.Effect<void, string, KubeApi>
+  /**
+   * Runs a job's writes under the agent's concurrency bound. Readiness waits run outside it, so
+   * instances waiting to become Ready do not hold back other jobs.
+   */
+  readonly writing: <A, R>(writes: Effect.Effect<A, never, R>) => Effect.Effect<A, never, R>
 }
 
 const failed = (error: string): Outcome => ({ outcome: "failed", error })
@@ -126,16 +131,19 @@ const typeFor = (
   return Either.right(type)
 }
 
-/** SSA of one object, then the wait for it to be ready. */
-const applyObject = (
+/** The object as applied, or the job's outcome when the apply did not happen. */
+type Written = Either.Either<{ readonly type: ResourceType; readonly namespace: string | undefined; readonly applied: KubeObject }, Outcome>
+
+/** SSA of one object (its namespaces made ready first). */
+const writeObject = (
   ctx: ApplierContext,
   manifest: Manifest,
-  extraNamespaces: ReadonlyArray<string> = []
-): Effect.Effect<Outcome, never, KubeApi> =>
+  extraNamespaces: ReadonlyArray<string>
+): Effect.Effect<Written, never, KubeApi> =>
   Effect.gen(function* () {
     const kube = yield* KubeApi
     const typed = typeFor(ctx, manifest.apiVersion, manifest.kind, manifest.metadata.namespace)
-    if (Either.isLeft(typed)) return failed(typed.left)
+    if (Either.isLeft(typed)) return Either.left(failed(typed.left))
     const type = typed.right
     const namespace = type.namespaced ? manifest.metadata.namespace : undefined
     const namespaces = [...new Set([...(namespace === undefined ? [] : [namespace]), ...extraNamespaces])]
@@ -150,7 +158,7 @@ const applyObject = (
     const ensureNamespaces = Effect.forEach(namespaces, ensureKnown, { discard: true })
     const assumed = namespaces.some((ns) => ctx.knownNamespaces.has(ns))
     const ensured = yield* Effect.either(ensureNamespaces)
-    if (Either.isLeft(ensured)) return failed(ensured.left)
+    if (Either.isLeft(ensured)) return Either.left(failed(ensured.left))
     const object = withForcedLabels(manifest, ctx.clusterId)
     const apply = Effect.either(withKubeRetry(kube.apply(type, object, { fieldManager: FieldManagers.agent, force: false })))
     let applied = yield* apply
@@ -158,16 +166,29 @@ const applyObject = (
       // A namespace known from an earlier job may be gone since: look again, then apply once more.
       for (const ns of namespaces) ctx.knownNamespaces.delete(ns)
       const again = yield* Effect.either(ensureNamespaces)
-      if (Either.isLeft(again)) return failed(again.left)
+      if (Either.isLeft(again)) return Either.left(failed(again.left))
       applied = yield* apply
     }
     if (Either.isLeft(applied)) {
       const e = applied.left
-      if (e._tag === "Conflict") return { outcome: "conflict", error: `apply conflict: ${e.message}` }
-      if (e._tag === "NotFound") return failed(`server-side apply: ${apiVersionOf(type)} ${type.kind} is not served by this cluster: ${e.message}`)
-      return failed(`server-side apply: ${kubeMessage(e)}`)
+      if (e._tag === "Conflict") return Either.left<Outcome>({ outcome: "conflict", error: `apply conflict: ${e.message}` })
+      if (e._tag === "NotFound") return Either.left(failed(`server-side apply: ${apiVersionOf(type)} ${type.kind} is not served by this cluster: ${e.message}`))
+      return Either.left(failed(`server-side apply: ${kubeMessage(e)}`))
     }
-    if (!needsWait(type)) return { outcome: "succeeded", appliedRef: appliedRefOf(applied.right) }
+    return Either.right({ type, namespace, applied: applied.right })
+  })
+
+/** SSA of one object, then (outside the write bound) the wait for it to be ready. */
+const applyObject = (
+  ctx: ApplierContext,
+  manifest: Manifest,
+  extraNamespaces: ReadonlyArray<string> = []
+): Effect.Effect<Outcome, never, KubeApi> =>
+  Effect.gen(function* () {
+    const written = yield* ctx.writing(writeObject(ctx, manifest, extraNamespaces))
+    if (Either.isLeft(written)) return written.left
+    const { type, namespace, applied } = written.right
+    if (!needsWait(type)) return { outcome: "succeeded", appliedRef: appliedRefOf(applied) }
     const ready = yield* Effect.either(
       waitForReadiness(type, manifest.metadata.name, namespace, ctx.readinessTimeout, ctx.progress)
     )
@@ -181,7 +202,7 @@ const deleteObject = (
   name: string,
   namespace: string | undefined
 ): Effect.Effect<Outcome, never, KubeApi> =>
-  Effect.gen(function* () {
+  ctx.writing(Effect.gen(function* () {
     const typed = typeFor(ctx, apiVersion, kind, namespace)
     if (Either.isLeft(typed)) return failed(typed.left)
     const type = typed.right
@@ -197,7 +218,7 @@ const deleteObject = (
     )
     if (Either.isLeft(deleted) && deleted.left._tag !== "NotFound") return failed(`delete: ${kubeMessage(deleted.left)}`)
     return { outcome: "succeeded", appliedRef: appliedRefOf(existing.right) }
-  })
+  }))
 
 const decode = <A, I>(schema: Schema.Schema<A, I>, value: unknown, what: string): Either.Either<A, string> =>
   Either.mapLeft(Schema.decodeUnknownEither(schema)(value), (e) => `decode ${what} payload: ${formatParseError(e)}`)
