@@ -7,12 +7,13 @@
 import { Effect, FiberRef, HashSet, Logger, LogLevel } from "effect"
 import { makePinoLogger } from "../../src/observability/logger.js"
 import { logSources, openLogFile } from "./logScan.js"
+import { testFileId } from "./testFileId.js"
 
 let scanLogger: Logger.Logger<unknown, void> | undefined
 /** One file and one logger per worker process, made on first use. */
 const theScanLogger = () => {
   if (scanLogger === undefined) {
-    const file = openLogFile(logSources.inProcess, String(process.pid))
+    const file = openLogFile(logSources.inProcess, testFileId())
     scanLogger = makePinoLogger({ write: (line: string) => file.write(line) })
   }
   return scanLogger

@@ -80,26 +80,32 @@ export const plantedSecret = (label: string, value: string): string => {
 /** What a hit is reported as: never the secret, only what it is and a short digest. */
 const redactedForm = (value: string): string => `${value.length} chars, sha256:${createHash("sha256").update(value).digest("hex").slice(0, 12)}`
 
-interface Needle {
-  readonly name: string
-  readonly find: (text: string) => ReadonlyArray<number>
+/** Where a needle matched: `text.slice(start, end)` is the secret. */
+interface Hit {
+  readonly start: number
+  readonly end: number
 }
 
-const offsetsOf = (text: string, value: string): ReadonlyArray<number> => {
-  const found: Array<number> = []
-  for (let at = text.indexOf(value); at !== -1; at = text.indexOf(value, at + 1)) found.push(at)
+interface Needle {
+  readonly name: string
+  readonly find: (text: string) => ReadonlyArray<Hit>
+}
+
+const occurrencesOf = (text: string, value: string): ReadonlyArray<Hit> => {
+  const found: Array<Hit> = []
+  for (let at = text.indexOf(value); at !== -1; at = text.indexOf(value, at + 1)) found.push({ start: at, end: at + value.length })
   return found
 }
 
 const patternNeedle = (name: string, pattern: RegExp): Needle => ({
   name: `pattern ${name}`,
-  find: (text) => [...text.matchAll(new RegExp(pattern.source, "g"))].map((m) => m.index)
+  find: (text) => [...text.matchAll(new RegExp(pattern.source, "g"))].map((m) => ({ start: m.index, end: m.index + m[0].length }))
 })
 
 /** Credential shapes, whoever planted them (or nobody did). */
 export const patternNeedles: ReadonlyArray<Needle> = [
   patternNeedle("JWT (eyJ….eyJ….…)", /eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}/),
-  patternNeedle("Bearer <token>", /\bBearer\s+(?!\[REDACTED\])[A-Za-z0-9\-._~+/]{8,}/),
+  patternNeedle("Bearer <token>", /\bBearer\s+[A-Za-z0-9\-._~+/]{8,}/),
   patternNeedle("PEM private key", /-----BEGIN [A-Z ]*PRIVATE KEY-----/),
   // The mock control plane issues agent tokens as `vwksp-agent-` and 32 hex digits (register and rotation).
   patternNeedle("mock-issued agent token", /vwksp-agent-[0-9a-f]{32}/)
@@ -115,12 +121,17 @@ const plantedNeedles = (label: string, value: string): ReadonlyArray<Needle> => 
   ] as const) {
     if (![...forms.values()].includes(v)) forms.set(form, v)
   }
-  return [...forms].map(([form, v]) => ({ name: `planted ${label} (${form}, ${redactedForm(value)})`, find: (text) => offsetsOf(text, v) }))
+  return [...forms].map(([form, v]) => ({ name: `planted ${label} (${form}, ${redactedForm(value)})`, find: (text) => occurrencesOf(text, v) }))
+}
+
+export interface PlantedValue {
+  readonly label: string
+  readonly value: string
 }
 
 const PlantedLine = Schema.parseJson(Schema.Struct({ label: Schema.String, value: Schema.String }))
 
-const readPlanted = (dir: string): ReadonlyArray<{ readonly label: string; readonly value: string }> => {
+const readPlanted = (dir: string): ReadonlyArray<PlantedValue> => {
   const planted = join(dir, "planted")
   if (!existsSync(planted)) return []
   const labels = new Map<string, string>()
@@ -144,6 +155,8 @@ export interface Finding {
   readonly file: string
   readonly line: number
   readonly needle: string
+  /** The hit's line around it, as a JSON string, with every needle's match in it masked: never a secret, nor part of one. */
+  readonly excerpt: string
 }
 
 export interface ScanReport {
@@ -155,29 +168,63 @@ export interface ScanReport {
   readonly silentSources: ReadonlyArray<string>
 }
 
-const lineCount = (text: string): number => {
+const newlinesIn = (text: string, from: number, to: number): number => {
   let n = 0
-  for (let at = text.indexOf("\n"); at !== -1; at = text.indexOf("\n", at + 1)) n++
-  return text.length > 0 && !text.endsWith("\n") ? n + 1 : n
+  for (let at = text.indexOf("\n", from); at !== -1 && at < to; at = text.indexOf("\n", at + 1)) n++
+  return n
 }
 
-/** Scans every log file of the run directory `dir` for every needle. */
-export const scanRun = (dir: string): ScanReport => {
-  const planted = readPlanted(dir)
+const lineCount = (text: string): number => newlinesIn(text, 0, text.length) + (text.length > 0 && !text.endsWith("\n") ? 1 : 0)
+
+/** What stands for a secret in an excerpt. */
+export const secretMask = "[secret]"
+const excerptContext = 60
+
+/**
+ * The text around `hit`, up to `excerptContext` characters either side within its line(s), with
+ * every one of `hits` (all of the text's, sorted by start) masked where it overlaps, so that not
+ * even part of a secret is shown.
+ */
+const redactedExcerpt = (text: string, hit: Hit, hits: ReadonlyArray<Hit>): string => {
+  const lineStart = Math.min(hit.start, text.lastIndexOf("\n", hit.start - 1) + 1)
+  const nextNewline = text.indexOf("\n", hit.end)
+  const lineEnd = nextNewline === -1 ? text.length : nextNewline
+  const from = Math.max(lineStart, hit.start - excerptContext)
+  const to = Math.min(lineEnd, hit.end + excerptContext)
+  let out = from > lineStart ? "…" : ""
+  let at = from
+  for (const h of hits) {
+    if (h.end <= at || h.start >= to) continue
+    if (h.start > at) out += text.slice(at, h.start)
+    if (!out.endsWith(secretMask)) out += secretMask
+    at = Math.min(h.end, to)
+  }
+  out += text.slice(at, to)
+  return JSON.stringify(to < lineEnd ? `${out}…` : out)
+}
+
+export interface LogText {
+  /** Where it is, as the report names it. */
+  readonly file: string
+  readonly source: string
+  readonly text: string
+}
+
+/** Scans every log for every form of every planted value and for the credential patterns. */
+export const scanLogs = (planted: ReadonlyArray<PlantedValue>, logs: ReadonlyArray<LogText>): ScanReport => {
   const needles = [...planted.flatMap((p) => plantedNeedles(p.label, p.value)), ...patternNeedles]
-  const logs = join(dir, "logs")
-  const files = existsSync(logs) ? readdirSync(logs).sort() : []
   const counts = new Map<string, { files: number; lines: number }>()
   const findings: Array<Finding> = []
-  for (const file of files) {
-    const source = file.slice(0, file.indexOf("."))
-    const text = readFileSync(join(logs, file), "utf8")
+  for (const { file, source, text } of logs) {
     const count = counts.get(source) ?? { files: 0, lines: 0 }
     counts.set(source, { files: count.files + 1, lines: count.lines + lineCount(text) })
-    for (const needle of needles) {
-      for (const offset of needle.find(text)) {
-        findings.push({ file: join(logs, file), line: lineCount(text.slice(0, offset + 1)), needle: needle.name })
-      }
+    const hits = needles.flatMap((needle) => needle.find(text).map((hit) => ({ ...hit, needle: needle.name }))).sort((a, b) => a.start - b.start)
+    let line = 1
+    let counted = 0
+    for (const hit of hits) {
+      line += newlinesIn(text, counted, hit.start)
+      counted = hit.start
+      findings.push({ file, line, needle: hit.needle, excerpt: redactedExcerpt(text, hit, hits) })
     }
   }
   const sources = [...counts].map(([source, c]) => ({ source, ...c }))
@@ -190,20 +237,33 @@ export const scanRun = (dir: string): ScanReport => {
   }
 }
 
+/** Scans every log file of the run directory `dir` (`logs/<source>.<id>.log`). */
+export const scanRun = (dir: string): ScanReport => {
+  const logs = join(dir, "logs")
+  const files = existsSync(logs) ? readdirSync(logs).sort() : []
+  return scanLogs(
+    readPlanted(dir),
+    files.map((file) => ({ file: join(logs, file), source: file.slice(0, file.indexOf(".")), text: readFileSync(join(logs, file), "utf8") }))
+  )
+}
+
+const shownFindings = 50
+
 /** The report as printed at the end of the run. */
 export const renderScanReport = (report: ScanReport, dir: string): string => {
   const total = report.sources.reduce((sum, s) => sum + s.lines, 0)
   const rows = report.sources.map((s) => `  ${s.source.padEnd(20)} ${String(s.files).padStart(6)} ${String(s.lines).padStart(10)}`)
-  const findings = report.findings.slice(0, 50).map((f) => `  LEAK ${f.file}:${f.line}: ${f.needle}`)
-  const more = report.findings.length > 50 ? [`  … and ${report.findings.length - 50} more`] : []
+  const findings = report.findings.slice(0, shownFindings).map((f) => `  LEAK ${f.file}:${f.line}: ${f.needle}\n       ${f.excerpt}`)
+  const more = report.findings.length > shownFindings ? [`  … and ${report.findings.length - shownFindings} more`] : []
   const silent = report.silentSources.map((s) => `  SILENT ${s}: it ran but not one line was collected`)
+  const failed = report.findings.length > 0 || report.silentSources.length > 0
   return [
-    `log scan: ${report.findings.length} leak(s) in ${total} lines; ${report.plantedValues} planted values, ${report.needles} needles`,
+    `log scan${failed ? " FAILED" : ""}: ${report.findings.length} leak(s) in ${total} lines; ${report.plantedValues} planted values, ${report.needles} needles`,
     `  ${"source".padEnd(20)} ${"files".padStart(6)} ${"lines".padStart(10)}`,
     ...rows,
     ...findings,
     ...more,
     ...silent,
-    ...(report.findings.length > 0 || report.silentSources.length > 0 ? [`  run directory kept: ${dir}`] : [])
+    ...(failed ? [`  run directory kept: ${dir}`] : [])
   ].join("\n")
 }

@@ -10,6 +10,7 @@ import { type AgentCredentialsValue, credentialsFromRef } from "../../src/connec
 import { type MockAdminClient, mockAdminClient } from "../../src/connectivity/mock/adminClient.js"
 import { type MockControlPlane, makeMockControlPlane, type MockControlPlaneOptions } from "../../src/connectivity/mock/server.js"
 import { logSources, openLogFile, plantedSecret } from "./logScan.js"
+import { testFileId } from "./testFileId.js"
 
 export const adminToken = plantedSecret("mock admin bearer token", "test-admin-token")
 
@@ -24,7 +25,7 @@ export const startMock = (options: Partial<MockControlPlaneOptions> = {}) =>
 
 let mocks = 0
 const writeRequestLog = (mock: MockControlPlane) => {
-  const file = openLogFile(logSources.mockControlPlane, `${process.pid}-${++mocks}`)
+  const file = openLogFile(logSources.mockControlPlane, `${testFileId()}-${++mocks}`)
   for (const entry of mock.state.requests()) file.write(`${JSON.stringify(entry)}\n`)
   file.close()
 }

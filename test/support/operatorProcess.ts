@@ -6,6 +6,7 @@
 import { type ChildProcess, spawn } from "node:child_process"
 import { Effect, type Scope } from "effect"
 import { logSources, openLogFile } from "./logScan.js"
+import { testFileId } from "./testFileId.js"
 
 export interface OperatorProcess {
   readonly pid: number
@@ -25,7 +26,7 @@ export const spawnOperator = (args: ReadonlyArray<string>): OperatorProcess => {
   })
   let output = ""
   // Every chunk also goes to the log scan's file for this process (logScan.ts).
-  const scanned = openLogFile(logSources.operatorProcess, `${process.pid}-${proc.pid ?? "unspawned"}`)
+  const scanned = openLogFile(logSources.operatorProcess, `${testFileId()}-${proc.pid ?? "unspawned"}`)
   const collect = (d: Buffer) => {
     const text = d.toString()
     output += text
