@@ -4,6 +4,8 @@ import { defineConfig } from "vitest/config"
 // started by the global setup (or VWORKSPACE_TEST_KUBECONFIG), with a namespace per test file.
 export default defineConfig({
   test: {
+    // The log scan (test/support/logScan.ts) collects every log line of the run and fails it on a leaked secret.
+    reporters: ["default", "./test/support/logScanReporter.ts"],
     projects: [
       {
         test: {

@@ -25,12 +25,13 @@ import { issueClaim } from "../../src/validation/approvalClaim.js"
 import { aiPath, asKubeObject, createCleanly, createLoopbackWebhooks, isRecord, opPath, releaseWebhookSettings, runCommandOp, send } from "../support/admission.js"
 import { servedCertificate } from "../support/tls.js"
 import { adminRequest, createTestNamespace, testNamespaceName } from "../support/cluster.js"
+import { plantedSecret } from "../support/logScan.js"
 import { renderChart } from "../support/helm.js"
 import { placeholderTarget, waitForEvent } from "../support/operations.js"
 import { kubeLayer } from "../support/operator.js"
 import { waitFor } from "../support/wait.js"
 
-const claimSecret = "admission-claim-secret"
+const claimSecret = plantedSecret("approval claim secret", "admission-claim-secret")
 const clusterId = "cluster-a"
 
 const ValidatingAdmissionPolicies: ResourceType = {

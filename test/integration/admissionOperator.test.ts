@@ -12,6 +12,7 @@ import { Webhooks } from "../../src/api/wellKnown.js"
 import { KubeApi } from "../../src/kube/KubeApi.js"
 import { Resources } from "../../src/kube/resources.js"
 import { createTestNamespace } from "../support/cluster.js"
+import { plantedSecret } from "../support/logScan.js"
 import { kubeLayer, startTestOperator } from "../support/operator.js"
 import { waitFor } from "../support/wait.js"
 
@@ -58,7 +59,9 @@ layer(kubeLayer(), { timeout: "120 seconds", excludeTestServices: true })("opera
         api.get(Resources.Secret, secretName, ns).pipe(
           Effect.map((s) => {
             const data = s["data"]
-            return typeof data === "object" && data !== null && "ca.crt" in data ? Buffer.from(String(data["ca.crt"]), "base64").toString("utf8") : undefined
+            if (typeof data !== "object" || data === null || !("ca.crt" in data)) return undefined
+            if ("tls.key" in data) plantedSecret("webhook TLS private key", Buffer.from(String(data["tls.key"]), "base64").toString("utf8"))
+            return Buffer.from(String(data["ca.crt"]), "base64").toString("utf8")
           }),
           Effect.catchTag("NotFound", () => Effect.succeed(undefined))
         )

@@ -16,6 +16,7 @@ import { Resources } from "../../src/kube/resources.js"
 import { createTestNamespace } from "../support/cluster.js"
 import { startMock } from "../support/mockControlPlane.js"
 import { kubeLayer, startTestOperator } from "../support/operator.js"
+import { plantedSecret } from "../support/logScan.js"
 import { waitFor } from "../support/wait.js"
 
 const decodeCluster = Schema.decodeUnknownSync(Cluster)
@@ -87,6 +88,12 @@ const credentialsIn = (namespace: string) =>
 const heartbeats = (admin: MockAdminClient, clusterId: string) =>
   Effect.map(admin.events(clusterId, { eventKind: "ClusterHeartbeat" }), (v) => v.events)
 
+// The log scan looks for every token these tests hand out (the mock's issued ones are planted where read).
+for (const token of ["vwksp-reg-0001", "vwksp-reg-inline", "vwksp-reg-unknown", "vwksp-reg-consumed", "vwksp-reg-rot", "vwksp-reg-again", "vwksp-reg-out"]) {
+  plantedSecret("registration token", token)
+}
+plantedSecret("agent bearer token", "vwksp-agent-earlier")
+
 layer(kubeLayer(), { timeout: "90 seconds", excludeTestServices: true })("Cluster reconciler", (it) => {
   it.scoped("registers from a token Secret, stores owned credentials, heartbeats with conditions", () =>
     Effect.gen(function* () {
@@ -125,7 +132,7 @@ layer(kubeLayer(), { timeout: "90 seconds", excludeTestServices: true })("Cluste
       ])
       const stored = Option.getOrThrow(yield* credentialsIn(ns))
       expect(stored).toMatchObject({ baseUrl: mock.url, clusterId })
-      expect(stored.token).toMatch(/^vwksp-agent-/)
+      expect(plantedSecret("agent bearer token issued at registration", stored.token)).toMatch(/^vwksp-agent-/)
 
       // Heartbeats keep coming, each with the Cluster's conditions.
       const beats = yield* waitFor(
@@ -257,6 +264,7 @@ layer(kubeLayer(), { timeout: "90 seconds", excludeTestServices: true })("Cluste
         "the rotated token in the Secret",
         Effect.map(credentialsIn(ns), (c) => (Option.isSome(c) && c.value.token !== before.token ? c.value : undefined))
       )
+      plantedSecret("agent bearer token issued at rotation", after.token)
       yield* waitStatus(ns, "spec.rotateCredentials cleared", (c) => c.spec?.rotateCredentials === false)
       const rotated = yield* waitFor(
         "a CredentialRotated event",
@@ -298,6 +306,7 @@ layer(kubeLayer(), { timeout: "90 seconds", excludeTestServices: true })("Cluste
         "new credentials",
         Effect.map(credentialsIn(ns), (c) => (Option.isSome(c) && c.value.token !== first.token ? c.value : undefined))
       )
+      plantedSecret("agent bearer token issued at re-exchange", second.token)
       expect(second.clusterId).toBe("c-again")
       yield* waitStatus(ns, "the annotation removed", (c) => c.metadata.annotations?.["ops.vworkspace.io/rotate-credentials"] === undefined)
       expect((yield* admin.requests).filter((r) => r.route === "register").map((r) => r.status)).toEqual([200, 200])

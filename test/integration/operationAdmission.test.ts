@@ -13,6 +13,7 @@ import { makeRunnerJobEngine } from "../../src/engines/runnerJob.js"
 import { Resources } from "../../src/kube/resources.js"
 import { issueClaim } from "../../src/validation/approvalClaim.js"
 import { createTestNamespace } from "../support/cluster.js"
+import { plantedSecret } from "../support/logScan.js"
 import { runJobPod } from "../support/kubelet.js"
 import {
   annotate,
@@ -27,7 +28,7 @@ import {
 } from "../support/operations.js"
 import { kubeLayer, startTestOperator } from "../support/operator.js"
 
-const secret = "integration-secret"
+const secret = plantedSecret("approval claim secret", "integration-secret")
 const inAnHour = () => Math.floor(Date.now() / 1000) + 3600
 const claimFor = (name: string, exp = inAnHour()) => issueClaim(secret, { op: name, by: "alice", at: "2026-12-02T00:00:00Z", exp, rid: 1 })
 

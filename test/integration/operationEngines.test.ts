@@ -11,6 +11,7 @@ import { Resources } from "../../src/kube/resources.js"
 import { issueClaim } from "../../src/validation/approvalClaim.js"
 import { workflowController } from "../support/argo.js"
 import { createTestNamespace } from "../support/cluster.js"
+import { plantedSecret } from "../support/logScan.js"
 import { bindClaim, snapshotController } from "../support/csiSnapshotter.js"
 import { helmUpgradeSteps, writeFluxStep } from "../support/flux.js"
 import { applyAs, conditionOf, eventsFor, gated, getObject, operation, placeholderTarget, statusOf, waitForEvent, waitPhase } from "../support/operations.js"
@@ -19,7 +20,7 @@ import { veleroServer } from "../support/velero.js"
 import { volsyncController } from "../support/volsync.js"
 import { waitFor } from "../support/wait.js"
 
-const secret = "test-approval-secret"
+const secret = plantedSecret("approval claim secret", "test-approval-secret")
 
 const setup = (prefix: string, capabilities: Readonly<Record<string, string>>) =>
   Effect.gen(function* () {

@@ -9,6 +9,7 @@ import { KubeApi } from "../../src/kube/KubeApi.js"
 import type { KubeObject } from "../../src/kube/object.js"
 import { Resources } from "../../src/kube/resources.js"
 import { createTestNamespace, deleteNamespace, testNamespaceName } from "../support/cluster.js"
+import { plantedSecret } from "../support/logScan.js"
 import { writeFluxStatus } from "../support/flux.js"
 import { kubeLayer, startTestOperator } from "../support/operator.js"
 import { clusterId, startPullHarness } from "../support/pullAgent.js"
@@ -245,7 +246,7 @@ layer(kubeLayer(), { timeout: "120 seconds", excludeTestServices: true })("Pull 
       const seen = (yield* h.admin.requests).length
       // New credentials (a new token for the same cluster): the agent resumes.
       yield* h.admin.setAgentToken(clusterId, "vwksp-agent-second")
-      yield* SubscriptionRef.update(h.ref, Option.map((c) => ({ ...c, token: "vwksp-agent-second" })))
+      yield* SubscriptionRef.update(h.ref, Option.map((c) => ({ ...c, token: plantedSecret("agent bearer token", "vwksp-agent-second") })))
       expect((yield* h.admin.waitForResult("h2", within)).outcome).toBe("succeeded")
       expect(Option.isNone((yield* h.state.get).halted)).toBe(true)
       expect((yield* h.admin.requests).length).toBeGreaterThan(seen)
@@ -255,7 +256,7 @@ layer(kubeLayer(), { timeout: "120 seconds", excludeTestServices: true })("Pull 
       const forbidden = yield* waitFor("forbidden", Effect.map(h.state.get, (s) => Option.getOrUndefined(s.halted)), { timeout: within })
       expect(forbidden.reason).toBe("Forbidden")
       yield* h.admin.setAgentToken(clusterId, "vwksp-agent-third")
-      yield* SubscriptionRef.update(h.ref, Option.map((c) => ({ ...c, token: "vwksp-agent-third" })))
+      yield* SubscriptionRef.update(h.ref, Option.map((c) => ({ ...c, token: plantedSecret("agent bearer token", "vwksp-agent-third") })))
       yield* waitFor("resumed", Effect.map(h.state.get, (s) => (Option.isNone(s.halted) ? true : undefined)), { timeout: within })
 
       // 429 with Retry-After 1 on ack, then 503 on result: both retried, the job completes.

@@ -19,6 +19,7 @@ import { controlPlaneServiceAccount } from "../../src/rbac.js"
 import { grantNamespaceAccess, type NamespaceAccessConfig, RoleBindingType } from "../../src/reconcilers/namespaceAccess.js"
 import { writeFluxStatus } from "../support/flux.js"
 import { createTestNamespace, deleteNamespace, testNamespaceName } from "../support/cluster.js"
+import { plantedSecret } from "../support/logScan.js"
 import { runJobPod } from "../support/kubelet.js"
 import { operation, placeholderTarget, statusOf, waitPhase } from "../support/operations.js"
 import { clusterId, startPullHarness } from "../support/pullAgent.js"
@@ -630,7 +631,7 @@ layer(kubeLayer(), { timeout: "120 seconds", excludeTestServices: true })("least
       })
 
       // A Secret into a namespace that does not exist yet: created, gated, bound, written, in one job.
-      const first = yield* run("secret-new-ns", "apply", secret(fresh, "pull-rbac-secret-value"))
+      const first = yield* run("secret-new-ns", "apply", secret(fresh, plantedSecret("Secret value sent in a job", "pull-rbac-secret-value")))
       expect(first).toMatchObject({ outcome: "succeeded", appliedRef: { kind: "Secret", namespace: fresh, name: "app-credentials" } })
       const ns = yield* find(Resources.Namespace, undefined, fresh)
       expect(Option.map(ns, (n) => n.metadata.labels?.["managed-by"])).toEqual(Option.some("vworkspace"))
@@ -650,7 +651,7 @@ layer(kubeLayer(), { timeout: "120 seconds", excludeTestServices: true })("least
       expect(Option.isNone(yield* find(Resources.Secret, fresh, "app-credentials"))).toBe(true)
 
       // An existing namespace outside the gate: the agent gets no rights there, and the write is refused.
-      const refused = yield* run("secret-ungated", "apply", secret(ungated, "pull-rbac-ungated-value"))
+      const refused = yield* run("secret-ungated", "apply", secret(ungated, plantedSecret("Secret value sent in a job", "pull-rbac-ungated-value")))
       expect(refused.outcome).toBe("failed")
       expect(refused.error).toMatch(/forbidden/i)
       expect(Option.isNone(yield* find(Resources.Secret, ungated, "app-credentials"))).toBe(true)

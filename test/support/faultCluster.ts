@@ -30,6 +30,7 @@ import { Metrics, type MetricsService, makeMetrics } from "../../src/observabili
 import { type OperatorOptions, startOperator } from "../../src/operator.js"
 import type { LeaderElectionConfig } from "../../src/runtime/leaderElection.js"
 import type { RunningManager } from "../../src/runtime/manager.js"
+import { collectLogs } from "./collectedLogs.js"
 import { makeTcpProxy } from "./tcpProxy.js"
 import { WaitTimedOut, waitFor } from "./wait.js"
 
@@ -124,13 +125,14 @@ export const startProxiedOperator = (options: {
       ...(options.informer ? { informer: options.informer } : {})
     }).pipe(
       Effect.provide(context),
+      // Every line, whatever the loggers below show, is collected for the log scan.
+      collectLogs(LogLevel.Debug),
       // The operator's fibers are forked in here and keep these loggers. Faults make for many
       // expected warnings: they are kept for assertions and failure messages, and printed only
       // with VWORKSPACE_TEST_LOG=debug.
       Effect.locallyWith(FiberRef.currentLoggers, (loggers) =>
         debugLogs ? HashSet.add(loggers, warningCollector(warnings)) : HashSet.make(warningCollector(warnings))
-      ),
-      Logger.withMinimumLogLevel(debugLogs ? LogLevel.Debug : LogLevel.Warning)
+      )
     )
     return { manager, metrics, warnings }
   })

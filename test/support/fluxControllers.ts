@@ -13,6 +13,7 @@ import { join } from "node:path"
 import { type Duration, Effect, Option, Schema } from "effect"
 import { KubeApi } from "../../src/kube/KubeApi.js"
 import type { KubeObject, ResourceType } from "../../src/kube/object.js"
+import { logSources, openLogFile } from "./logScan.js"
 import { WaitTimedOut, waitFor } from "./wait.js"
 
 export interface FluxControllers {
@@ -74,9 +75,15 @@ export const startFluxControllers = async (kubeconfig: string): Promise<FluxCont
       env: { ...process.env, KUBECONFIG: kubeconfig, RUNTIME_NAMESPACE: "flux-system" },
       stdio: ["ignore", "pipe", "pipe"]
     })
-    const collect = (d: Buffer) => (output += `[${name}] ${d.toString()}`)
+    // Also to the log scan's file for this controller (logScan.ts).
+    const scanned = openLogFile(logSources.fluxControllers, `${name}-${proc.pid ?? "unspawned"}`)
+    const collect = (d: Buffer) => {
+      output += `[${name}] ${d.toString()}`
+      scanned.write(d.toString())
+    }
     proc.stdout!.on("data", collect)
     proc.stderr!.on("data", collect)
+    proc.once("close", () => scanned.close())
     return { proc, ready: () => untilReady(name, proc, healthPort, () => output) }
   }
   const source = await launch("source-controller", [

@@ -2,7 +2,7 @@
  * Runs the real operator program in-process against the test cluster, limited to one namespace
  * so test files running in parallel never reconcile each other's objects.
  */
-import { Effect, Layer, Logger, LogLevel } from "effect"
+import { Effect, Layer } from "effect"
 import { type OperatorConfigShape, operatorConfigLayer } from "../../src/config.js"
 import type { EngineRegistry } from "../../src/engines/engine.js"
 import { KubeApiLive } from "../../src/kube/KubeApiLive.js"
@@ -11,6 +11,7 @@ import type { MetricsServerOptions } from "../../src/observability/metricsServer
 import { type OperatorOptions, startOperator } from "../../src/operator.js"
 import type { LeaderElectionConfig } from "../../src/runtime/leaderElection.js"
 import { kubeconfigPath } from "./cluster.js"
+import { collectLogs } from "./collectedLogs.js"
 
 export const kubeLayer = () => KubeApiLive.fromKubeconfigFile(kubeconfigPath())
 
@@ -34,8 +35,6 @@ export const startTestOperator = (options: {
     ...(options.informer ? { informer: options.informer } : {})
   }).pipe(
     Effect.provide(Layer.mergeAll(operatorConfigLayer(options.config), Metrics.test)),
-    // Quiet unless asked: VWORKSPACE_TEST_LOG=debug shows what the operator did.
-    Logger.withMinimumLogLevel(testLogLevel)
+    // Quiet unless asked (VWORKSPACE_TEST_LOG=debug); every line is collected for the log scan.
+    collectLogs()
   )
-
-const testLogLevel = process.env["VWORKSPACE_TEST_LOG"] === "debug" ? LogLevel.Debug : LogLevel.Warning

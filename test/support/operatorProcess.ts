@@ -1,10 +1,12 @@
 /**
  * The operator as a user runs it: a `vworkspace-operator run` child process against the test
- * cluster, with its output collected, stopped by PID: SIGTERM (`stop`) or SIGKILL (`kill`, a
+ * cluster, with its output collected (also for the log scan), stopped by PID: SIGTERM (`stop`) or SIGKILL (`kill`, a
  * crash: nothing is flushed).
  */
 import { type ChildProcess, spawn } from "node:child_process"
 import { Effect, type Scope } from "effect"
+import { logSources, openLogFile } from "./logScan.js"
+import { testFileId } from "./testFileId.js"
 
 export interface OperatorProcess {
   readonly pid: number
@@ -23,9 +25,17 @@ export const spawnOperator = (args: ReadonlyArray<string>): OperatorProcess => {
     stdio: ["ignore", "pipe", "pipe"]
   })
   let output = ""
-  proc.stdout!.on("data", (d: Buffer) => (output += d.toString()))
-  proc.stderr!.on("data", (d: Buffer) => (output += d.toString()))
+  // Every chunk also goes to the log scan's file for this process (logScan.ts).
+  const scanned = openLogFile(logSources.operatorProcess, `${testFileId()}-${proc.pid ?? "unspawned"}`)
+  const collect = (d: Buffer) => {
+    const text = d.toString()
+    output += text
+    scanned.write(text)
+  }
+  proc.stdout!.on("data", collect)
+  proc.stderr!.on("data", collect)
   const exited = new Promise<number | null>((resolve) => proc.once("exit", (code) => resolve(code)))
+  proc.once("close", () => scanned.close())
   const gone = () => proc.exitCode !== null || proc.signalCode !== null
   return {
     pid: proc.pid ?? 0,

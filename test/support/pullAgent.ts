@@ -17,13 +17,15 @@ import { KubeApi } from "../../src/kube/KubeApi.js"
 import type { KubeObject } from "../../src/kube/object.js"
 import { Resources } from "../../src/kube/resources.js"
 import { createTestNamespace, kubeconfigPath } from "./cluster.js"
+import { collectLogs } from "./collectedLogs.js"
+import { plantedSecret } from "./logScan.js"
 import { writeFluxStatus } from "./flux.js"
 import { startMock } from "./mockControlPlane.js"
 import { type OperatorProcess, operatorProcess } from "./operatorProcess.js"
 import { waitFor } from "./wait.js"
 
 export const clusterId = "cluster-pull-test"
-export const agentToken = "vwksp-agent-pull-test"
+export const agentToken = plantedSecret("agent bearer token", "vwksp-agent-pull-test")
 
 export const startPullHarness = (options: { readonly mock?: Partial<MockControlPlaneOptions> } = {}) =>
   Effect.gen(function* () {
@@ -37,7 +39,7 @@ export const startPullHarness = (options: { readonly mock?: Partial<MockControlP
     /** Starts an agent for the rest of the scope; returns its fiber so a test can kill it. */
     const startAgent = (config: PullAgentConfig) =>
       Effect.gen(function* () {
-        const fiber = yield* Effect.forkScoped(runPullAgent(config).pipe(Effect.provide(services)))
+        const fiber = yield* Effect.forkScoped(runPullAgent(config).pipe(Effect.provide(services), collectLogs()))
         return fiber
       })
     return { mock, admin, ref, state, startAgent, stop: Fiber.interrupt }

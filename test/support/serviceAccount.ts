@@ -4,6 +4,7 @@ import { Effect, Schema } from "effect"
 import { expect } from "vitest"
 import { KubeApiLive } from "../../src/kube/KubeApiLive.js"
 import { adminRequest, kubeconfigPath } from "./cluster.js"
+import { plantedSecret } from "./logScan.js"
 
 const TokenRequestStatus = Schema.parseJson(Schema.Struct({ status: Schema.Struct({ token: Schema.String }) }))
 
@@ -16,7 +17,7 @@ export const boundToken = (namespace: string, serviceAccount: string) =>
       body: JSON.stringify({ apiVersion: "authentication.k8s.io/v1", kind: "TokenRequest", spec: { expirationSeconds: 3600 } })
     })
     expect(response.status).toBe(201)
-    return (yield* Schema.decodeUnknown(TokenRequestStatus)(response.body)).status.token
+    return plantedSecret("ServiceAccount bearer token", (yield* Schema.decodeUnknown(TokenRequestStatus)(response.body)).status.token)
   })
 
 /** Creates the ServiceAccount `namespace/name` and returns a bound token for it. */
