@@ -24,13 +24,13 @@ const CrdHeader = Schema.Struct({
 })
 const isCrd = Schema.is(CrdHeader)
 
-/** Every CRD in the *.yaml / *.yml files directly inside `dir`; other kinds are ignored. */
-export const readCrdDir = (dir: string): Effect.Effect<ReadonlyArray<CrdDoc>, CrdInstallFailed> =>
+/** Every CRD in the *.yaml / *.yml files directly inside `dir` (or only `files` of them); other kinds are ignored. */
+export const readCrdDir = (dir: string, files?: ReadonlyArray<string>): Effect.Effect<ReadonlyArray<CrdDoc>, CrdInstallFailed> =>
   Effect.try({
     try: () =>
       fs
         .readdirSync(dir)
-        .filter((f) => /\.ya?ml$/.test(f))
+        .filter((f) => /\.ya?ml$/.test(f) && (files === undefined || files.includes(f)))
         .sort()
         .flatMap((f) => {
           const file = path.join(dir, f)
@@ -62,14 +62,14 @@ export const goModuleDir = (module: string, version: string): Effect.Effect<stri
     )
   )
 
-/** Flux, Velero, Argo Workflows, VolSync and CSI snapshot CRDs from their Go modules. */
+/** Flux, Velero, Argo Workflows, VolSync, CSI snapshot and the ServiceMonitor CRDs from their Go modules. */
 export const thirdPartyCrds: Effect.Effect<ReadonlyArray<CrdDoc>, CommandFailed | CrdInstallFailed> = Effect.gen(
   function* () {
     const fromModules = yield* Effect.forEach(
       THIRD_PARTY_CRD_MODULES,
       (m) =>
         Effect.flatMap(goModuleDir(m.module, m.version), (dir) =>
-          Effect.forEach(m.dirs, (sub) => readCrdDir(path.join(dir, sub)))
+          Effect.forEach(m.dirs, (sub) => readCrdDir(path.join(dir, sub), m.files))
         ),
       { concurrency: 3 }
     )

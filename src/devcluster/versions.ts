@@ -14,6 +14,8 @@ export interface ModuleCrdSource {
   readonly version: string
   /** Folders inside the module that hold CRD YAML. */
   readonly dirs: ReadonlyArray<string>
+  /** Only these files of the folders (default: all). */
+  readonly files?: ReadonlyArray<string>
 }
 
 export const THIRD_PARTY_CRD_MODULES: ReadonlyArray<ModuleCrdSource> = [
@@ -23,7 +25,14 @@ export const THIRD_PARTY_CRD_MODULES: ReadonlyArray<ModuleCrdSource> = [
   // The minimal CRDs are what Argo installs by default; the full ones exceed the object size limit.
   { module: "github.com/argoproj/argo-workflows/v3", version: "v3.7.9", dirs: ["manifests/base/crds/minimal"] },
   { module: "github.com/backube/volsync", version: "v0.14.0", dirs: ["config/crd/bases"] },
-  { module: "github.com/kubernetes-csi/external-snapshotter/client/v8", version: "v8.7.0", dirs: ["config/crd"] }
+  { module: "github.com/kubernetes-csi/external-snapshotter/client/v8", version: "v8.7.0", dirs: ["config/crd"] },
+  // The chart's optional ServiceMonitor (metrics.serviceMonitor.enabled); the other monitoring CRDs are not needed.
+  {
+    module: "github.com/prometheus-operator/prometheus-operator",
+    version: "v0.85.0",
+    dirs: ["example/prometheus-operator-crd"],
+    files: ["monitoring.coreos.com_servicemonitors.yaml"]
+  }
 ]
 
 /** The helm-controller API module the HelmRelease CRD is generated from (see scripts/build-k8s.sh). */
