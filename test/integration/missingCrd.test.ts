@@ -120,7 +120,13 @@ layer(testLayer, { timeout: "240 seconds", excludeTestServices: true })("a clust
         const target = yield* targetFromKubeconfig(bare.kubeconfigPath)
         yield* applyCrds(target, bare.flux)
         yield* waitConverged(fleet, { operators: [operator], timeout: Duration.seconds(60) })
-        expect(yield* readyz(operator.manager.health.port)).toMatchObject({ status: 200 })
+        // Readiness follows once every Flux informer has listed (each looks again on its own backoff,
+        // so the instances may converge before the last of them has).
+        yield* waitFor(
+          "/readyz to pass",
+          Effect.map(readyz(operator.manager.health.port), (r) => (r.status === 200 ? r : undefined)),
+          { timeout: Duration.seconds(30) }
+        )
         const unblocked = findCondition(conditionsOf(yield* api.get(Resources.ApplicationInstance, "app-1", ns)), "Blocked")
         expect(unblocked).toMatchObject({ status: "False", reason: "Unblocked" })
 
