@@ -1,12 +1,13 @@
 # syntax=docker/dockerfile:1
 # The operator image: the compiled CLI on Node.js 24 (the current LTS), production dependencies only.
 
-# 1. Compile TypeScript (needs the dev dependencies).
+# 1. Bundle the CLI with esbuild (scripts/build.ts; needs the dev dependencies).
 FROM node:24-trixie-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
-COPY tsconfig.json tsconfig.build.json ./
+COPY tsconfig.json ./
+COPY scripts/build.ts ./scripts/
 COPY src ./src
 RUN npm run build
 
@@ -16,7 +17,7 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund
 
-# 3. Runtime: no compiler, no npm cache, non-root, works with a read-only root filesystem.
+# 3. Runtime: no build tools, no npm cache, non-root, works with a read-only root filesystem.
 #    NODE_OPTIONS (heap limits) comes from the chart's `nodeOptions` value, not from the image.
 FROM node:24-trixie-slim AS runtime
 ENV NODE_ENV=production

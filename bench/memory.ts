@@ -267,7 +267,7 @@ export const memoryBench = (ctx: BenchContext): Effect.Effect<void, BenchError> 
       yield* printTable({
         title: "3. Operator process memory with 1k and 10k instances cached",
         caption: [
-          "Method: the operator runs as its own process (`node dist/src/cli/main.js run --watch-namespace <ns>`, compiled with tsconfig.build.json; no --expose-gc, so no forced GC), so the harness's memory is not counted. A new process is started for each size.",
+          "Method: the operator runs as its own process (`node dist/src/cli/main.js run --watch-namespace <ns>`, built with `npm run build`; no --expose-gc, so no forced GC), so the harness's memory is not counted. A new process is started for each size.",
           `Its caches hold the instances plus the HelmRelease and HelmRepository the operator created for each (the namespace is fully converged), and the one Namespace. After its first pass, once idle (queue drained, reconcile count steady), RSS (VmRSS, /proc/<pid>/status) and heap used (its \`nodejs_heap_size_used_bytes\`) are sampled ${SAMPLES} times 1 s apart; peak is VmHWM over the process's life (the initial lists included).`,
           "The import-floor rows are Node.js with nothing, one runtime dependency alone, or all of them imported (each in its own process): where the floor under every other row goes. The idle row is the operator process on an empty namespace.",
           "The operator processes authenticate as in a Pod (a ServiceAccount token and the CA in /var/run/secrets/kubernetes.io/serviceaccount inside a private mount namespace, KUBERNETES_SERVICE_HOST/PORT; no @kubernetes/client-node) unless `--auth kubeconfig`; the idle row is measured both ways (the note says which).",

@@ -1,14 +1,15 @@
 /**
  * The operator as its own process, as the container image runs it (`node dist/src/cli/main.js
- * run`), so its memory is measured apart from the harness's. The sources are compiled once per
- * bench run into a private folder under node_modules/.cache (never the repo's dist/).
+ * run`), so its memory is measured apart from the harness's. The sources are built once per bench
+ * run, as the image builds them, into a private folder under .cache (never the repo's dist/).
  */
 import { type ChildProcess, spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { Duration, Effect, Schedule, type Scope } from "effect"
+import { buildCli } from "../scripts/build.js"
 import { repoRoot } from "../src/devcluster/index.js"
-import { freePort, runCommand, stopPid } from "../src/devcluster/process.js"
+import { freePort, stopPid } from "../src/devcluster/process.js"
 import type { BenchContext } from "./context.js"
 import { type InClusterAuth, inClusterCommand, kubeconfigAuth, type OperatorAuth } from "./inClusterAuth.js"
 import { BenchError } from "./probe.js"
@@ -16,33 +17,22 @@ import { now, progress } from "./report.js"
 
 // In the checkout itself (git-ignored): node_modules may be shared by several checkouts.
 const outDir = (): string => path.join(repoRoot(), ".cache", "vworkspace-bench", "dist")
-const mainOf = (dir: string): string => path.join(dir, "src", "cli", "main.js")
 
 let compiled: string | undefined
 
-/**
- * Compiles src/ with tsconfig.build.json into the private folder; returns the CLI's entry. A type
- * error elsewhere in the tree (tsc still emits) is reported, not fatal.
- */
+/** Builds the CLI with the image's build (`npm run build`, scripts/build.ts) into the private folder. */
 export const compiledOperator: Effect.Effect<string, BenchError> = Effect.suspend(() => {
   if (compiled !== undefined) return Effect.succeed(compiled)
   const dir = outDir()
-  const tsc = path.join(repoRoot(), "node_modules", "typescript", "bin", "tsc")
   return Effect.gen(function* () {
-    yield* progress(`compiling the operator into ${path.relative(repoRoot(), dir)}`)
+    yield* progress(`building the operator into ${path.relative(repoRoot(), dir)}`)
     yield* Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true }))
-    yield* runCommand(process.execPath, [tsc, "-p", "tsconfig.build.json", "--outDir", dir, "--sourceMap", "false"], {
-      cwd: repoRoot(),
-      timeout: Duration.minutes(5)
-    }).pipe(
-      Effect.catchAll((e) =>
-        fs.existsSync(mainOf(dir))
-          ? progress(`tsc reported errors but emitted the operator; continuing:\n${e.output}`)
-          : Effect.fail(new BenchError({ message: `compiling the operator failed: ${e.reason}\n${e.output}` }))
-      )
-    )
-    compiled = mainOf(dir)
-    return compiled
+    const main = yield* Effect.tryPromise({
+      try: () => buildCli(dir),
+      catch: (e) => new BenchError({ message: `building the operator failed: ${String(e)}` })
+    })
+    compiled = main
+    return main
   })
 })
 

@@ -39,7 +39,7 @@ export const startupBench = (ctx: BenchContext): Effect.Effect<void, BenchError>
       yield* printTable({
         title: `4. Start-up over ${n} converged instances`,
         caption: [
-          `Method: \`node dist/src/cli/main.js run --watch-namespace <ns>\` (the container's command; sources compiled with tsconfig.build.json) started as a child process against a namespace with ${n} managed instances the operator has already converged (plus their ${n} HelmReleases and ${n} HelmRepositories, which its informers also list).`,
+          `Method: \`node dist/src/cli/main.js run --watch-namespace <ns>\` (the container's command; built with npm run build) started as a child process against a namespace with ${n} managed instances the operator has already converged (plus their ${n} HelmReleases and ${n} HelmRepositories, which its informers also list).`,
           "Polled from outside: /healthz every 20 ms until the probe server answers, /readyz every 20 ms until 200 (every informer synced), then /metrics every 100 ms until `controller_runtime_reconcile_total` ≥ N with `workqueue_depth` 0 and no active worker."
         ],
         columns: ["milestone", "since spawn", "since previous", "target", "load avg 1/5/15"],

@@ -10,6 +10,7 @@ import { Effect } from "effect"
 import { crdsCommand } from "./crds.js"
 import { devClusterCommand } from "./devCluster.js"
 import { mockControlPlaneCommand } from "./mockControlPlane.js"
+import { operatorVersion } from "../observability/version.js"
 import { registerCommand } from "./register.js"
 import { runDescription } from "./run.js"
 
@@ -21,7 +22,7 @@ const root = Command.make("vworkspace-operator").pipe(
   Command.withSubcommands([runListing, registerCommand, crdsCommand, devClusterCommand, mockControlPlaneCommand])
 )
 
-const cli = Command.run(root, { name: "vworkspace-operator", version: "0.1.0" })
+const cli = Command.run(root, { name: "vworkspace-operator", version: operatorVersion })
 
 export const commandsMain = (argv: ReadonlyArray<string>): void =>
   cli(argv).pipe(Effect.provide(NodeContext.layer), (program) => NodeRuntime.runMain(program, { disablePrettyLogger: true }))

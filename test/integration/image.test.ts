@@ -1,7 +1,7 @@
 /**
  * The container image, which cannot be built here (no Docker engine): the Dockerfile is checked
  * statically (stages, base, user, entrypoint, production dependencies), and the production tree it
- * would hold is built for real (the compiled CLI plus `npm ci --omit=dev` into a temporary
+ * would hold is built for real (the bundled CLI plus `npm ci --omit=dev` into a temporary
  * directory) and started, which proves the image's contents run. In the integration project
  * because `npm ci` downloads packages and takes a while.
  */
@@ -90,8 +90,8 @@ describe("the image's production tree", () => {
     async () => {
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), "vworkspace-image-"))
       try {
-        // What the build stage does (`npm run build` is this tsc), written into the image layout.
-        await run(path.join(repoRoot, "node_modules/.bin/tsc"), ["-p", path.join(repoRoot, "tsconfig.build.json"), "--outDir", path.join(dir, "dist")], repoRoot)
+        // What the build stage does (`npm run build`), written into the image layout.
+        await run("npm", ["run", "build", "--", path.join(dir, "dist")], repoRoot)
         for (const file of ["package.json", "package-lock.json"]) fs.copyFileSync(path.join(repoRoot, file), path.join(dir, file))
         // What the deps stage does.
         await run("npm", ["ci", "--omit=dev", "--no-audit", "--no-fund"], dir)
@@ -103,6 +103,7 @@ describe("the image's production tree", () => {
         expect(help).toContain("vworkspace-operator")
         expect(help).toMatch(/\brun\b/)
         expect(help).toMatch(/\bregister\b/)
+        expect((await run("node", [path.join(dir, cliPath), "--version"], dir)).trim()).toBe(packageJson["version"])
         const runHelp = await run("node", [path.join(dir, cliPath), "run", "--help"], dir)
         expect(runHelp).toContain("--leader-elect")
       } finally {
