@@ -1,10 +1,11 @@
 /**
- * The operator as a user runs it: a `vworkspace-operator run` child process against the test
- * cluster, with its output collected (also for the log scan), stopped by PID: SIGTERM (`stop`) or SIGKILL (`kill`, a
+ * The operator as a user runs it: a `vworkspace-operator run` child process of the CLI as the image
+ * ships it (bundled once per test run by the global setup) against the test cluster, with its output collected (also for the log scan), stopped by PID: SIGTERM (`stop`) or SIGKILL (`kill`, a
  * crash: nothing is flushed).
  */
 import { type ChildProcess, spawn } from "node:child_process"
 import { Effect, type Scope } from "effect"
+import { inject } from "vitest"
 import { logSources, openLogFile } from "./logScan.js"
 import { testFileId } from "./testFileId.js"
 
@@ -21,7 +22,7 @@ export const spawnOperator = (args: ReadonlyArray<string>): OperatorProcess => {
   // The webhook server and the metrics listener are off unless a test turns them on (a later flag
   // wins): they would listen on every interface at 9443 and 8443, and two processes would collide.
   const defaults = ["--webhook-port=0", "--metrics-bind-address=0"]
-  const proc: ChildProcess = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", "run", ...defaults, ...args], {
+  const proc: ChildProcess = spawn(process.execPath, [inject("operatorCli"), "run", ...defaults, ...args], {
     stdio: ["ignore", "pipe", "pipe"]
   })
   let output = ""
