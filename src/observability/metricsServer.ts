@@ -17,7 +17,7 @@ import type { ResourceType } from "../kube/object.js"
 import { withKubeRetry } from "../kube/retry.js"
 import type { BindAddress } from "../runtime/health.js"
 import { createCertificateAuthority, issueServingCertificate, type KeyAndCertificate } from "../tls/certificates.js"
-import { keepServingPairCurrent, loadPairFromDirectory, type ServingPair, setServingPair, TlsFiles } from "../tls/servingPair.js"
+import { CertificateFilesUnreadable, keepServingPairCurrent, loadPairFromDirectory, type ServingPair, setServingPair, TlsFiles } from "../tls/servingPair.js"
 import { Metrics } from "./metrics.js"
 
 export interface MetricsServerOptions {
@@ -188,6 +188,8 @@ const servingCertificate = (hosts: ReadonlyArray<string>, now: Date): { readonly
   return { ca, serving }
 }
 
+const certificateError = (e: { readonly message: string }) => new MetricsServerError({ message: `metrics serving certificate: ${e.message}` })
+
 /** The pair to serve: the mounted one (which must be there at start), or a fresh self-signed one. */
 const servingTls = (options: MetricsServerOptions): Effect.Effect<{ readonly pair: ServingPair; readonly caPem?: string }, MetricsServerError> => {
   const dir = options.certDir
@@ -198,15 +200,24 @@ const servingTls = (options: MetricsServerOptions): Effect.Effect<{ readonly pai
     })
   }
   return loadPairFromDirectory(dir).pipe(
-    Effect.flatMap(Option.match({ onNone: () => Effect.fail(`${dir} holds no ${TlsFiles.cert} and ${TlsFiles.key}`), onSome: (pair) => Effect.succeed({ pair }) })),
-    Effect.mapError((e) => new MetricsServerError({ message: `metrics serving certificate: ${typeof e === "string" ? e : e.message}` }))
+    Effect.flatMap(
+      Option.match({
+        onNone: () => Effect.fail(new CertificateFilesUnreadable({ message: `${dir} holds no ${TlsFiles.cert} and ${TlsFiles.key}` })),
+        onSome: (pair) => Effect.succeed({ pair })
+      })
+    ),
+    Effect.mapError(certificateError)
   )
 }
 
-/** HTTPS (HTTP/1.1 only: node:https offers no h2, as controller-runtime's default) on `pair`, kept current when mounted. */
+/**
+ * HTTPS (HTTP/1.1 only: node:https offers no h2, as controller-runtime's default) on `pair`, kept
+ * current when mounted. A pair whose key does not match its certificate fails the start.
+ */
 const httpsServer = (options: MetricsServerOptions, pair: ServingPair, handler: (req: IncomingMessage, res: ServerResponse) => void) =>
   Effect.gen(function* () {
-    const server = createHttpsServer({ key: pair.privateKeyPem, cert: pair.certificatePem, minVersion: "TLSv1.2" }, handler)
+    const server = createHttpsServer({ minVersion: "TLSv1.2" }, handler)
+    yield* Effect.mapError(setServingPair(server, pair), certificateError)
     if (options.certDir !== undefined) {
       yield* keepServingPairCurrent({
         what: "metrics",

@@ -184,6 +184,25 @@ layer(kubeLayer(), { timeout: "90 seconds", excludeTestServices: true })("secure
     })
   )
 
+  it.scoped("--metrics-cert-dir with a key that is not the certificate's fails the start with a typed error", () =>
+    Effect.gen(function* () {
+      const ns = yield* createTestNamespace("metrics-mismatch", gated)
+      const day = 24 * 3600 * 1000
+      const ca = createCertificateAuthority({ commonName: "metrics-ca", now: new Date(), validForMillis: day })
+      const issue = () => issueServingCertificate(ca, { commonName: "metrics", now: new Date(), validForMillis: day, hosts: ["127.0.0.1"] })
+      const volume = yield* secretVolume
+      // A half-updated Secret: the certificate of one issue, the key of another.
+      yield* volume.write({ "tls.crt": issue().certificatePem, "tls.key": issue().privateKeyPem })
+      const error = yield* Effect.flip(
+        startTestOperator({ namespace: ns, metrics: { address: { host: "127.0.0.1", port: 0 }, secure: true, certDir: volume.dir } })
+      )
+      expect(error).toMatchObject({
+        _tag: "MetricsServerError",
+        message: "metrics serving certificate: serving certificate rejected: the private key does not belong to the certificate"
+      })
+    })
+  )
+
   it.scoped("--metrics-secure=false serves plain HTTP without authentication", () =>
     Effect.gen(function* () {
       const ns = yield* createTestNamespace("metrics-plain", gated)
