@@ -22,6 +22,12 @@ const cliPath = String(rec(packageJson["bin"])["vworkspace-operator"])
 const run = async (command: string, args: ReadonlyArray<string>, cwd: string) =>
   (await promisify(execFile)(command, args, { cwd, encoding: "utf8", timeout: 600_000, maxBuffer: 16 * 1024 * 1024 })).stdout
 
+/** A run that should fail: its exit code and standard error. */
+const runFailing = (args: ReadonlyArray<string>, cwd: string) =>
+  new Promise<{ readonly code: number | string | undefined; readonly stderr: string }>((resolve) => {
+    execFile("node", args, { cwd, encoding: "utf8", timeout: 60_000 }, (error, _stdout, stderr) => resolve({ code: error?.code ?? 0, stderr }))
+  })
+
 interface Stage {
   readonly base: string
   readonly name: string | undefined
@@ -106,6 +112,16 @@ describe("the image's production tree", () => {
         expect((await run("node", [path.join(dir, cliPath), "--version"], dir)).trim()).toBe(packageJson["version"])
         const runHelp = await run("node", [path.join(dir, cliPath), "run", "--help"], dir)
         expect(runHelp).toContain("--leader-elect")
+        // Bad flags are refused before anything connects, with words and exit code 1.
+        const cli = path.join(dir, cliPath)
+        expect(await runFailing([cli, "run", "--connectivity-mode=bogus"], dir)).toEqual({
+          code: 1,
+          stderr: 'vworkspace-operator run: unknown connectivity mode "bogus": use one of pull, push, gitops\n'
+        })
+        expect(await runFailing([cli, "run", "--metrics-cert-dir=/mounted", "--metrics-secure=false"], dir)).toEqual({
+          code: 1,
+          stderr: "vworkspace-operator run: --metrics-cert-dir needs --metrics-secure=true (plain HTTP has no certificate)\nSee vworkspace-operator run --help\n"
+        })
       } finally {
         fs.rmSync(dir, { recursive: true, force: true })
       }
