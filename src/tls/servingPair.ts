@@ -8,6 +8,7 @@ import * as fs from "node:fs/promises"
 import * as path from "node:path"
 import type { Server } from "node:tls"
 import { Data, type Duration, Effect, Option, Ref, Schedule, type Scope } from "effect"
+import { makeRepeatedWarning } from "../observability/repeatedWarning.js"
 
 export interface ServingPair {
   readonly certificatePem: string
@@ -64,15 +65,10 @@ export const keepServingPairCurrent = <E extends { readonly message: string }, R
 }): Effect.Effect<void, never, R | Scope.Scope> =>
   Effect.gen(function* () {
     const served = yield* Ref.make<ServingPair | undefined>(options.initial)
-    const warned = yield* Ref.make<string | undefined>(undefined)
-    const warnOnce = (e: { readonly message: string }) =>
-      Effect.flatMap(Ref.getAndSet(warned, e.message), (last) =>
-        last === e.message
-          ? Effect.void
-          : Effect.logWarning(`cannot load the ${options.what} serving certificate; the previous one stays served`).pipe(
-              Effect.annotateLogs({ error: e.message })
-            )
-      )
+    const warning = yield* makeRepeatedWarning({
+      warning: `cannot load the ${options.what} serving certificate; the previous one stays served`,
+      recovered: `the ${options.what} serving certificate loads again`
+    })
     const reload = options.load.pipe(
       Effect.flatMap(
         Option.match({
@@ -83,13 +79,13 @@ export const keepServingPairCurrent = <E extends { readonly message: string }, R
                 ? Effect.void
                 : options.apply(pair).pipe(
                     Effect.zipRight(Ref.set(served, pair)),
-                    Effect.zipRight(Ref.set(warned, undefined)),
                     Effect.zipRight(Effect.logInfo(`${options.what} serving certificate loaded`))
                   )
             )
         })
       ),
-      Effect.catchAll(warnOnce)
+      Effect.zipRight(warning.clear),
+      Effect.catchAll(warning.warn)
     )
     yield* Effect.forkScoped(Effect.repeat(reload, Schedule.spaced(options.interval)))
   })

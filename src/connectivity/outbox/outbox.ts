@@ -47,6 +47,7 @@ import {
   writeState
 } from "./journal.js"
 import { eventsForChange } from "./transitions.js"
+import { makeRepeatedWarning } from "../../observability/repeatedWarning.js"
 
 export interface OutboxSettings {
   /** The operator's namespace, where the journal ConfigMaps live. */
@@ -317,18 +318,16 @@ const runOutbox = (
         )
       })
 
+    const journalWarning = yield* makeRepeatedWarning({
+      warning: "cannot write the outbox journal; retrying at every tick",
+      recovered: "the outbox journal is written again"
+    })
     const persister = Effect.gen(function* () {
       const forced = yield* Queue.take(urgent).pipe(
         Effect.as(true),
         Effect.timeoutTo({ duration: settings.persistInterval, onTimeout: () => false, onSuccess: (b) => b })
       )
-      yield* persistOnce(forced).pipe(
-        Effect.catchAll((e) =>
-          Effect.logWarning("cannot write the outbox journal; retrying at the next tick").pipe(
-            Effect.annotateLogs({ error: e.message })
-          )
-        )
-      )
+      yield* persistOnce(forced).pipe(Effect.zipRight(journalWarning.clear), Effect.catchAll(journalWarning.warn))
     }).pipe(Effect.forever)
 
     yield* Effect.forkScoped(persister)
