@@ -77,7 +77,12 @@ export class ObjectCache {
 
   constructor(private readonly transform?: CacheTransform) {}
 
-  private kept(incoming: KubeObject): KubeObject {
+  /**
+   * What the cache keeps of `incoming` (managedFields dropped, then the transform). Applying it
+   * again changes nothing; the informer applies it to each list page as it arrives, so a long
+   * initial list never holds the full objects.
+   */
+  kept(incoming: KubeObject): KubeObject {
     const object = stripManagedFields(incoming)
     return this.transform === undefined ? object : this.transform(object)
   }

@@ -187,7 +187,7 @@ export const makeInformer = (
               ...(cont === undefined ? {} : { continue: cont })
             })
           )
-          items.push(...page.items)
+          for (const item of page.items) items.push(cache.kept(item))
           // Every page is served from the first page's snapshot, so they share one version.
           resourceVersion = page.resourceVersion
           cont = page.continue
