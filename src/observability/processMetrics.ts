@@ -3,7 +3,12 @@
  * names them, a few `nodejs_*`), all read at scrape time from `process`: nothing runs between
  * scrapes, no event-loop or GC observers are installed.
  */
+import { getHeapSpaceStatistics } from "node:v8"
 import type { Registry } from "./exposition.js"
+
+/** Each V8 heap space (`new`, `old`, `code`, `large_object`, …) and one of its sizes, as prom-client labels them. */
+const heapSpaces = (size: (s: ReturnType<typeof getHeapSpaceStatistics>[number]) => number) =>
+  getHeapSpaceStatistics().map((s) => ({ labels: { space: s.space_name.replace(/_space$/, "") }, value: size(s) }))
 
 export const registerProcessMetrics = (registry: Registry): void => {
   const startSeconds = Math.round(Date.now() / 1000 - process.uptime())
@@ -27,6 +32,14 @@ export const registerProcessMetrics = (registry: Registry): void => {
   registry.gaugeFunction(
     { name: "nodejs_heap_size_total_bytes", help: "V8 heap reserved, in bytes" },
     () => [{ value: process.memoryUsage().heapTotal }]
+  )
+  registry.gaugeFunction(
+    { name: "nodejs_heap_space_size_total_bytes", help: "V8 heap space reserved, in bytes, by space", labelNames: ["space"] },
+    () => heapSpaces((s) => s.space_size)
+  )
+  registry.gaugeFunction(
+    { name: "nodejs_heap_space_size_used_bytes", help: "V8 heap space in use, in bytes, by space", labelNames: ["space"] },
+    () => heapSpaces((s) => s.space_used_size)
   )
   registry.gaugeFunction(
     { name: "nodejs_external_memory_bytes", help: "Memory of C++ objects bound to JavaScript objects, in bytes" },

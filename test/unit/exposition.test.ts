@@ -98,6 +98,10 @@ describe("Prometheus text exposition", () => {
       expect(text).toContain('vworkspace_operator_operation_total{type="Backup",engine="velero",result="succeeded"} 1')
       expect(text).toContain('workqueue_work_duration_seconds_count{name="applicationinstance"} 1')
       expect(text).toMatch(/^process_resident_memory_bytes \d+$/m)
+      for (const space of ["new", "old", "code", "large_object"]) {
+        expect(text).toMatch(new RegExp(`^nodejs_heap_space_size_total_bytes\\{space="${space}"\\} [1-9]\\d*$`, "m"))
+        expect(text).toMatch(new RegExp(`^nodejs_heap_space_size_used_bytes\\{space="${space}"\\} \\d+$`, "m"))
+      }
       metrics.pullAgent.jobFinished("job-1", true)
       const after = yield* metrics.render
       expect(after).toContain("vworkspace_operator_pull_job_lag_seconds 0")
