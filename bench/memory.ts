@@ -41,6 +41,8 @@ export interface MemoryRow {
   readonly rss: ReadonlyArray<number>
   readonly peak: number
   readonly heap: ReadonlyArray<number>
+  /** The young generation reserved, per sample (operator processes only). */
+  readonly newSpace: ReadonlyArray<number>
   readonly load: string
   readonly note: string
   /** From spawn to the end of the first pass, for an operator process. */
@@ -57,6 +59,7 @@ const sample = (op: OperatorProcess, size: number, note: string): Effect.Effect<
   Effect.gen(function* () {
     const rss: Array<number> = []
     const heap: Array<number> = []
+    const newSpace: Array<number> = []
     let peak = 0
     let cached = ""
     let errors = 0
@@ -68,11 +71,12 @@ const sample = (op: OperatorProcess, size: number, note: string): Effect.Effect<
       rss.push(m.rssBytes)
       peak = m.peakRssBytes
       if (p.heapUsedBytes !== undefined) heap.push(p.heapUsedBytes)
+      if (p.newSpaceBytes !== undefined) newSpace.push(p.newSpaceBytes)
       errors = p.reconcileErrors
       cached = `${p.cached[AI] ?? 0} AIs + ${p.cached[HR] ?? 0} HelmReleases + ${p.cached[REPO] ?? 0} HelmRepositories`
     }
     const withErrors = errors > 0 ? `${note}; ${errors} reconcile errors (not a healthy run)` : note
-    return { label: String(size), size, cached, rss, peak, heap, load: loadAverage(), note: withErrors }
+    return { label: String(size), size, cached, rss, peak, heap, newSpace, load: loadAverage(), note: withErrors }
   })
 
 /**
@@ -99,6 +103,7 @@ const dependencyBaseline = (deps?: ReadonlyArray<string>): Effect.Effect<MemoryR
       rss,
       peak,
       heap: [base.heapUsedBytes],
+      newSpace: [],
       load: loadAverage(),
       note: `node with ${base.modules.join(", ")} imported`
     }
@@ -268,12 +273,12 @@ export const memoryBench = (ctx: BenchContext): Effect.Effect<void, BenchError> 
         title: "3. Operator process memory with 1k and 10k instances cached",
         caption: [
           "Method: the operator runs as its own process (`node dist/src/cli/main.js run --watch-namespace <ns>`, built with `npm run build`; no --expose-gc, so no forced GC), so the harness's memory is not counted. A new process is started for each size.",
-          `Its caches hold the instances plus the HelmRelease and HelmRepository the operator created for each (the namespace is fully converged), and the one Namespace. After its first pass, once idle (queue drained, reconcile count steady), RSS (VmRSS, /proc/<pid>/status) and heap used (its \`nodejs_heap_size_used_bytes\`) are sampled ${SAMPLES} times 1 s apart; peak is VmHWM over the process's life (the initial lists included).`,
+          `Its caches hold the instances plus the HelmRelease and HelmRepository the operator created for each (the namespace is fully converged), and the one Namespace. After its first pass, once idle (queue drained, reconcile count steady), RSS (VmRSS, /proc/<pid>/status) and heap used and the young generation reserved (its \`nodejs_heap_size_used_bytes\` and \`nodejs_heap_space_size_total_bytes{space="new"}\`) are sampled ${SAMPLES} times 1 s apart; peak is VmHWM over the process's life (the initial lists included).`,
           "The import-floor rows are Node.js with nothing, one runtime dependency alone, or all of them imported (each in its own process): where the floor under every other row goes. The idle row is the operator process on an empty namespace.",
           "The operator processes authenticate as in a Pod (a ServiceAccount token and the CA in /var/run/secrets/kubernetes.io/serviceaccount inside a private mount namespace, KUBERNETES_SERVICE_HOST/PORT; no @kubernetes/client-node) unless `--auth kubeconfig`; the idle row is measured both ways (the note says which).",
           `Growing to the larger sizes (in chunks of ${CHUNK}, while the budget lasts): a plain client with ${ctx.options.seedConcurrency} lanes creates the extra instances carrying the finalizer and applies the HelmRepository, HelmRelease and status the operator would write (four writes per instance; no Events, which are not cached). The operator then runs in-process over the namespace (Event creates stubbed out) until it settles, so what the measured process caches is the operator's own state; the notes say how long that took and what it wrote.`
         ],
-        columns: ["instances", "cached", "RSS median (min–max)", "peak RSS", "heap used median", "target", "load avg 1/5/15", "note"],
+        columns: ["instances", "cached", "RSS median (min–max)", "peak RSS", "heap used median", "young generation reserved", "target", "load avg 1/5/15", "note"],
         rows: rows.map((r) => {
           const cells = rssCells(r)
           return [
@@ -282,6 +287,7 @@ export const memoryBench = (ctx: BenchContext): Effect.Effect<void, BenchError> 
             cells.value,
             mib(r.peak),
             r.heap.length > 0 ? mib(median(r.heap)) : "n/a",
+            r.newSpace.length > 0 ? mib(median(r.newSpace)) : "n/a",
             cells.target,
             r.load,
             r.note

@@ -66,6 +66,8 @@ export interface OperatorProgress {
   readonly cached: Readonly<Record<string, number>>
   /** Present when the operator exports Node.js process metrics (`Metrics.live`). */
   readonly heapUsedBytes: number | undefined
+  /** V8's young generation as reserved now (`nodejs_heap_space_size_total_bytes{space="new"}`). */
+  readonly newSpaceBytes: number | undefined
   readonly samples: ReadonlyArray<Sample>
 }
 
@@ -82,6 +84,7 @@ export const readProgress = (port: number): Effect.Effect<OperatorProgress, Benc
         if (s.name === "vworkspace_operator_informer_cache_objects") cached[s.labels["kind"] ?? ""] = s.value
       }
       const heap = samples.find((s) => s.name === "nodejs_heap_size_used_bytes")
+      const newSpace = samples.find((s) => s.name === "nodejs_heap_space_size_total_bytes" && s.labels["space"] === "new")
       return {
         reconciles: sumOf(samples, "controller_runtime_reconcile_total", { controller: CONTROLLER }),
         reconcileErrors: sumOf(samples, "controller_runtime_reconcile_total", { controller: CONTROLLER, result: "error" }),
@@ -89,6 +92,7 @@ export const readProgress = (port: number): Effect.Effect<OperatorProgress, Benc
         activeWorkers: sumOf(samples, "controller_runtime_active_workers", { controller: CONTROLLER }),
         cached,
         heapUsedBytes: heap?.value,
+        newSpaceBytes: newSpace?.value,
         samples
       }
     })
