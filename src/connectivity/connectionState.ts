@@ -38,7 +38,7 @@ const initial: ConnectionSnapshot = { lastSuccessAt: Option.none(), lastFailure:
  * (hundreds a second under load), and each update is published to every subscriber of `changes`;
  * the windows that read the time are seconds long.
  */
-export const successResolutionMillis = 250
+const successResolutionMillis = 250
 
 /** Whether a success at `at` would change nothing but a timestamp that is fresh anyway. */
 const successIsFresh = (s: ConnectionSnapshot, at: Date): boolean =>
