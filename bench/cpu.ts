@@ -54,8 +54,12 @@ export const cpuSnapshot = (pids: ClusterPids | undefined, ticks: number | undef
 const delta = (a: number | undefined, b: number | undefined): number | undefined =>
   a === undefined || b === undefined ? undefined : b - a
 
-/** `bench 3.1 s, kube-apiserver 20.4 s, etcd 4.0 s` of CPU between two snapshots. */
-export const describeCpu = (before: CpuSnapshot, after: CpuSnapshot): string => {
-  const s = (ms: number | undefined) => (ms === undefined ? "n/a" : `${(ms / 1000).toFixed(1)} s`)
+/**
+ * `this process 3.1 s, kube-apiserver 20.4 s, etcd 4.0 s` of CPU between two snapshots; with `per`,
+ * each also per item, e.g. `kube-apiserver 20.4 s (2.04 ms/job)`.
+ */
+export const describeCpu = (before: CpuSnapshot, after: CpuSnapshot, per?: { readonly count: number; readonly unit: string }): string => {
+  const s = (ms: number | undefined) =>
+    ms === undefined ? "n/a" : `${(ms / 1000).toFixed(1)} s${per === undefined ? "" : ` (${(ms / per.count).toFixed(2)} ms/${per.unit})`}`
   return `this process ${s(after.selfMs - before.selfMs)}, kube-apiserver ${s(delta(before.apiserverMs, after.apiserverMs))}, etcd ${s(delta(before.etcdMs, after.etcdMs))}`
 }

@@ -104,7 +104,7 @@ export const pullAgentBenchOf = ({ jobs, latencyJobs, storeKeys }: PullBenchSize
         { concurrency, discard: true }
       ).pipe(Effect.mapError(fail("plain apply")))
       const plainMs = now() - plainStart
-      const plainCpuUsed = describeCpu(plainCpu, cpuSnapshot(ctx.clusterPids, ctx.clockTicks))
+      const plainCpuUsed = describeCpu(plainCpu, cpuSnapshot(ctx.clusterPids, ctx.clockTicks), { count: jobs, unit: "job" })
       const plainLoad = loadAverage()
 
       // --- the operator process, registered with the mock --------------------------------------
@@ -133,7 +133,11 @@ export const pullAgentBenchOf = ({ jobs, latencyJobs, storeKeys }: PullBenchSize
           }
         })
       yield* progress("pull: waiting for the operator's first polls")
+      // The cluster's CPU while the operator idles: every run's CPU figures include it for their length.
+      const idleCpu = cpuSnapshot(ctx.clusterPids, ctx.clockTicks)
+      const idleStart = now()
       yield* polled(3)
+      const idleCpuUsed = describeCpu(idleCpu, cpuSnapshot(ctx.clusterPids, ctx.clockTicks), { count: (now() - idleStart) / 1000, unit: "s" })
       const idle = yield* readMemory(operator.pid)
       const idleLoad = loadAverage()
 
@@ -173,7 +177,7 @@ export const pullAgentBenchOf = ({ jobs, latencyJobs, storeKeys }: PullBenchSize
       yield* resultsDone(throughputIds)
       const agentMs = now() - agentStart
       const agentLoad = loadAverage()
-      const agentCpuUsed = describeCpu(agentCpu, cpuSnapshot(ctx.clusterPids, ctx.clockTicks))
+      const agentCpuUsed = describeCpu(agentCpu, cpuSnapshot(ctx.clusterPids, ctx.clockTicks), { count: jobs, unit: "job" })
       const operatorCpuAfter = ctx.clockTicks === undefined ? undefined : procCpuMs(operator.pid, ctx.clockTicks)
       const operatorCpuPerJob =
         operatorCpu === undefined || operatorCpuAfter === undefined ? "n/a" : `${((operatorCpuAfter - operatorCpu) / jobs).toFixed(2)} ms`
@@ -245,6 +249,7 @@ export const pullAgentBenchOf = ({ jobs, latencyJobs, storeKeys }: PullBenchSize
           [`agent: ${jobs} apply jobs → results (concurrency ${concurrency})`, `${seconds(agentMs)} (${agentRate.toFixed(0)} jobs/s), ${notSucceeded} not succeeded`, "", "", agentLoad],
           ["CPU of the plain client's run", plainCpuUsed, "", "", plainLoad],
           ["CPU of the agent's run (this process hosts the mock)", agentCpuUsed, "", "", agentLoad],
+          ["CPU while the operator idles (background in both runs, per second of run)", idleCpuUsed, "", "", idleLoad],
           ["operator process CPU per job", operatorCpuPerJob, "", "", agentLoad],
           ["agent ÷ plain client", ratio(agentRate / plainRate), "≥ 0.80×", verdict(agentRate / plainRate >= 0.8), agentLoad],
           [`API server requests per job (all clients, during the ${jobs}-job run)`, perJob(apiBefore, apiAfter, jobs), "", "", agentLoad],

@@ -33,6 +33,22 @@ export class ConnectionState extends Context.Tag("vworkspace/ConnectionState")<
 
 const initial: ConnectionSnapshot = { lastSuccessAt: Option.none(), lastFailure: Option.none(), halted: Option.none() }
 
+/**
+ * Successes closer together than this move `lastSuccessAt` once. Every agent request reports one
+ * (hundreds a second under load), and each update is published to every subscriber of `changes`;
+ * the windows that read the time are seconds long.
+ */
+const successResolutionMillis = 250
+
+/** Whether a success at `at` would change nothing but a timestamp that is fresh anyway. */
+const successIsFresh = (s: ConnectionSnapshot, at: Date): boolean =>
+  Option.match(s.lastSuccessAt, {
+    onNone: () => false,
+    onSome: (last) =>
+      at.getTime() - last.getTime() < successResolutionMillis &&
+      Option.match(s.lastFailure, { onNone: () => true, onSome: (f) => f.at.getTime() <= last.getTime() })
+  })
+
 export const connectionStateLive = Layer.effect(
   ConnectionState,
   Effect.gen(function* () {
@@ -41,8 +57,8 @@ export const connectionStateLive = Layer.effect(
     return {
       get: SubscriptionRef.get(ref),
       changes: ref.changes,
-      succeeded: Effect.flatMap(now, (at) =>
-        SubscriptionRef.update(ref, (s) => ({ ...s, lastSuccessAt: Option.some(at) }))
+      succeeded: Effect.flatMap(Effect.zip(now, SubscriptionRef.get(ref)), ([at, current]) =>
+        successIsFresh(current, at) ? Effect.void : SubscriptionRef.update(ref, (s) => ({ ...s, lastSuccessAt: Option.some(at) }))
       ),
       failed: (message) =>
         Effect.flatMap(now, (at) => SubscriptionRef.update(ref, (s) => ({ ...s, lastFailure: Option.some({ at, message }) }))),

@@ -31,26 +31,25 @@ export const makeHttpAgents: Effect.Effect<HttpAgents, never, Scope.Scope> = Eff
 
 const describe = (e: unknown): string => (e instanceof Error ? e.message : String(e))
 
-/** Sends one request; any status is an answer, only a missing answer is an error. */
+/**
+ * Sends one request; any status is an answer, only a missing answer is an error. The timeout is
+ * a node timer (`exchange`'s deadline), not an Effect timeout, which forks a fiber per request.
+ */
 export const sendRequest = (agents: HttpAgents, req: PlainRequest): Effect.Effect<PlainResponse, AgentTransportError> => {
   const what = `${req.method} ${req.url.pathname}`
   const headers: Record<string, string | number> = { ...req.headers }
   if (req.body !== undefined) headers["Content-Length"] = Buffer.byteLength(req.body)
   const agent = req.url.protocol === "https:" ? agents.https : agents.http
+  const after = Duration.decode(req.timeout)
   return exchange(
     req.url,
     { method: req.method, headers, agent },
     req.body,
-    (e) => new AgentTransportError({ message: `${what}: ${describe(e)}`, timedOut: false })
-  ).pipe(
-    Effect.timeoutFail({
-      duration: req.timeout,
-      onTimeout: () =>
-        new AgentTransportError({
-          message: `${what}: no answer within ${Duration.format(Duration.decode(req.timeout))}`,
-          timedOut: true
-        })
-    })
+    (e) => new AgentTransportError({ message: `${what}: ${describe(e)}`, timedOut: false }),
+    {
+      after,
+      onTimeout: () => new AgentTransportError({ message: `${what}: no answer within ${Duration.format(after)}`, timedOut: true })
+    }
   )
 }
 

@@ -86,11 +86,25 @@ const readBody = (req: http.IncomingMessage): Effect.Effect<string> =>
     req.once("error", () => resume(Effect.succeed("")))
   })
 
-/** Decodes a JSON body, or answers 400 `InvalidJSON` with the parse error. */
-const decodeJson = <A, I>(schema: Schema.Schema<A, I>, body: string): Either.Either<A, Answer> =>
-  Schema.decodeUnknownEither(Schema.parseJson(schema))(body).pipe(
-    Either.mapLeft((e) => refusal({ status: 400, code: "InvalidJSON", message: ParseResult.TreeFormatter.formatErrorSync(e) }))
-  )
+/**
+ * A decoder of a JSON body that answers 400 `InvalidJSON` with the parse error. Built once per
+ * schema: `Schema.parseJson(schema)` is a new schema each time, and its parser is compiled anew.
+ */
+const jsonBody = <A, I>(schema: Schema.Schema<A, I>): ((body: string) => Either.Either<A, Answer>) => {
+  const decode = Schema.decodeUnknownEither(Schema.parseJson(schema))
+  return (body) =>
+    Either.mapLeft(decode(body), (e) => refusal({ status: 400, code: "InvalidJSON", message: ParseResult.TreeFormatter.formatErrorSync(e) }))
+}
+const decodeBody = {
+  register: jsonBody(RegisterRequest),
+  status: jsonBody(StatusUpdate),
+  result: jsonBody(JobResult),
+  events: jsonBody(EventsRequest),
+  enqueue: jsonBody(AdminEnqueue),
+  registrationToken: jsonBody(AdminRegistrationToken),
+  agentToken: jsonBody(AdminAgentToken),
+  faults: jsonBody(AdminAddFaults)
+}
 
 const agentPath = /^\/api\/agent\/jobs\/([^/]+)\/(ack|status|result)$/
 
@@ -153,7 +167,7 @@ export const makeMockControlPlane = (
         if (route === "register") {
           const token = bearer(req)
           if (token === undefined) return refusal({ status: 401, code: "Unauthorized", message: "missing bearer token" })
-          const request = decodeJson(RegisterRequest, body)
+          const request = decodeBody.register(body)
           if (Either.isLeft(request)) return request.left
           const registrationToken = request.right.registrationToken === "" ? token : request.right.registrationToken
           if (registrationToken !== token)
@@ -186,12 +200,12 @@ export const makeMockControlPlane = (
               return r === undefined ? noContent : refusal(r)
             }
             if (route === "status") {
-              const update = decodeJson(StatusUpdate, body)
+              const update = decodeBody.status(body)
               if (Either.isLeft(update)) return update.left
               const r = state.addStatus(clusterId, id, update.right)
               return r === undefined ? noContent : refusal(r)
             }
-            const result = decodeJson(JobResult, body)
+            const result = decodeBody.result(body)
             if (Either.isLeft(result)) return result.left
             if (result.right.outcome === "failed" && (result.right.error ?? "") === "")
               return refusal({ status: 400, code: "MissingError", message: "a failed result needs an error" })
@@ -199,7 +213,7 @@ export const makeMockControlPlane = (
             return r === undefined ? noContent : refusal(r)
           }
           case "events": {
-            const request = decodeJson(EventsRequest, body)
+            const request = decodeBody.events(body)
             if (Either.isLeft(request)) return request.left
             state.addEvents(clusterId, request.right.events, t)
             return noContent
@@ -217,7 +231,7 @@ export const makeMockControlPlane = (
         const method = req.method ?? "GET"
         const q = (name: string) => Option.getOrUndefined(Option.fromNullable(url.searchParams.get(name)))
         if (method === "POST" && path === "/api/admin/enqueue") {
-          const r = decodeJson(AdminEnqueue, body)
+          const r = decodeBody.enqueue(body)
           if (Either.isLeft(r)) return r.left
           if (r.right.clusterId === "") return refusal({ status: 400, code: "MissingCluster", message: "clusterId is required" })
           const refused = state.enqueue(r.right.clusterId, r.right.job, t)
@@ -242,19 +256,19 @@ export const makeMockControlPlane = (
           return json({ events: state.eventsOf(cluster, filter), duplicatePosts: state.duplicateEventPosts(cluster) })
         }
         if (method === "POST" && path === "/api/admin/registration-tokens") {
-          const r = decodeJson(AdminRegistrationToken, body)
+          const r = decodeBody.registrationToken(body)
           if (Either.isLeft(r)) return r.left
           state.addRegistrationToken(r.right.token, r.right.clusterId, t, r.right.ttlSeconds === undefined ? undefined : r.right.ttlSeconds * 1000)
           return noContent
         }
         if (method === "POST" && path === "/api/admin/agent-tokens") {
-          const r = decodeJson(AdminAgentToken, body)
+          const r = decodeBody.agentToken(body)
           if (Either.isLeft(r)) return r.left
           state.setAgentToken(r.right.clusterId, r.right.token)
           return noContent
         }
         if (method === "POST" && path === "/api/admin/faults") {
-          const r = decodeJson(AdminAddFaults, body)
+          const r = decodeBody.faults(body)
           if (Either.isLeft(r)) return r.left
           state.addFaults(r.right.faults)
           return noContent
@@ -266,6 +280,17 @@ export const makeMockControlPlane = (
         if (method === "GET" && path === "/api/admin/requests") return json({ requests: state.requests() })
         return refusal({ status: 404, code: "NotFound", message: "unknown endpoint" })
       })
+
+    // The request log names each request's token by its fingerprint: one hash per token, not per request.
+    let lastToken = ""
+    let lastFingerprint = tokenFingerprint("")
+    const fingerprintOf = (token: string) => {
+      if (token !== lastToken) {
+        lastToken = token
+        lastFingerprint = tokenFingerprint(token)
+      }
+      return lastFingerprint
+    }
 
     const handle = (req: http.IncomingMessage, res: http.ServerResponse): Effect.Effect<void> =>
       Effect.gen(function* () {
@@ -281,7 +306,7 @@ export const makeMockControlPlane = (
             route,
             method,
             path: url.pathname + url.search,
-            tokenFingerprint: tokenFingerprint(bearer(req) ?? ""),
+            tokenFingerprint: fingerprintOf(bearer(req) ?? ""),
             accept: req.headers.accept ?? "",
             contentType: req.headers["content-type"] ?? "",
             bodyBytes: Buffer.byteLength(body),

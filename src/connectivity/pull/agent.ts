@@ -20,7 +20,7 @@ import { defaultAllowedKinds } from "./allowList.js"
 import { type ApplierContext, objectKeyOf, type Outcome, runPayload } from "./applier.js"
 import { observe } from "../../observability/metrics.js"
 import { SpanNames } from "../../observability/tracing.js"
-import { robust } from "./calls.js"
+import { makeRobust } from "./calls.js"
 import { defaultIdempotencyStoreConfig, type IdempotencyStore, makeIdempotencyStore } from "./idempotencyStore.js"
 import { parsePublicKey, signatureProblem } from "./signature.js"
 
@@ -88,8 +88,8 @@ export const runPullAgent = (config: PullAgentConfig): Effect.Effect<never, Kube
       const concurrency = config.concurrency ?? 8
       const permits = yield* Effect.makeSemaphore(concurrency)
       const waitSeconds = config.waitSeconds ?? 30
-      const retry = config.retry ?? {}
-      const call = <A>(effect: Parameters<typeof robust<A>>[0]) => robust(effect, retry).pipe(Effect.provide(services))
+      const robust = makeRobust(config.retry)
+      const call = <A>(effect: Parameters<typeof robust<A>>[0]) => robust(effect).pipe(Effect.provide(services))
 
       /** Job ids being worked on: a redelivery of one of them is ignored. */
       const inFlight = new Set<string>()
@@ -195,6 +195,8 @@ export const runPullAgent = (config: PullAgentConfig): Effect.Effect<never, Kube
           Effect.flatMap(Option.match({ onNone: () => Effect.void, onSome: (outcome) => reportPhase(envelope, id, outcome) })),
           Effect.withSpan(SpanNames.pullJob, {
             root: true,
+            // The call site is the same for every job; capturing it costs a stack trace per job.
+            captureStackTrace: false,
             attributes: { "job.id": id, "job.kind": envelope._tag === "Valid" ? envelope.job.kind : "malformed" }
           }),
           Effect.ensuring(

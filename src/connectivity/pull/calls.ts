@@ -1,5 +1,5 @@
 /**
- * Every agent call goes through `robust`, which applies the protocol's HTTP rules (spec §2.4,
+ * Every agent call goes through `makeRobust`'s function, which applies the protocol's HTTP rules (spec §2.4,
  * DESIGN.md item 7) and records what happened in `ConnectionState`:
  * - 429, 5xx and transport errors: retried by `agentRetry` (Retry-After, backoff ≥ 1 s), each
  *   failed attempt recorded with `ConnectionState.failed`;
@@ -29,16 +29,23 @@ const credentialsChangedFrom = (stale: string | undefined) =>
     )
   )
 
-export const robust = <A>(
+export const makeRobust = (retry: AgentRetryOptions = {}) => {
+  // Built once: every job makes several calls.
+  const schedule = agentRetry<AgentCallError>(retry)
+  return <A>(call: Effect.Effect<A, AgentCallError>): Effect.Effect<A, CallRefusal, AgentCredentials | ConnectionState> =>
+    robustWith(call, schedule)
+}
+
+const robustWith = <A>(
   call: Effect.Effect<A, AgentCallError>,
-  retry: AgentRetryOptions = {}
+  schedule: ReturnType<typeof agentRetry<AgentCallError>>
 ): Effect.Effect<A, CallRefusal, AgentCredentials | ConnectionState> =>
   Effect.gen(function* () {
     const state = yield* ConnectionState
     const credentials = yield* AgentCredentials
     const attempt = call.pipe(
       Effect.tapError((e) => (isRetryable(e) ? state.failed(e.message) : Effect.void)),
-      Effect.retry(agentRetry<AgentCallError>(retry))
+      Effect.retry(schedule)
     )
     let reloaded = false
     for (;;) {
