@@ -1,4 +1,4 @@
-import { type Effect, type Scope, Stream } from "effect"
+import { Chunk, Effect, type Scope, Stream } from "effect"
 import { objectKey, type KubeObject, type ResourceType } from "../kube/object.js"
 
 /**
@@ -107,13 +107,18 @@ export const keysFromEvents = <E, R>(
   map: KeyMapper = ownKey,
   filter?: EventFilter
 ): Stream.Stream<string, E, R> =>
-  (filter === undefined ? events : Stream.filterEffect(events, filter)).pipe(
-    Stream.mapConcat((event) => {
-      const keys = map(event.object)
-      if (event.old === undefined) return keys
-      return [...new Set([...keys, ...map(event.old)])]
-    })
-  )
+{
+  const keysOfEvent = (event: ObjectEvent): ReadonlyArray<string> => {
+    const keys = map(event.object)
+    if (event.old === undefined) return keys
+    return [...new Set([...keys, ...map(event.old)])]
+  }
+  const keysOfChunk = (chunk: Chunk.Chunk<ObjectEvent>) => Chunk.unsafeFromArray(Chunk.toReadonlyArray(chunk).flatMap(keysOfEvent))
+  // One stage per chunk of events: every event passes here.
+  return filter === undefined
+    ? Stream.mapChunks(events, keysOfChunk)
+    : Stream.mapChunksEffect(events, (chunk) => Effect.map(Effect.filter(chunk, filter), (kept) => keysOfChunk(Chunk.unsafeFromArray(kept))))
+}
 
 /**
  * The keys an informer's events wake: its own objects' keys by default (the primary kind), or
