@@ -10,8 +10,8 @@ import type { WorkQueueMetrics } from "../observability/metrics.js"
  * - `addRateLimited` delays by a per-key exponential backoff that `forget` resets.
  *
  * State is mutable and changed only inside synchronous steps (fibers interleave between them,
- * never within), so no transaction is needed; a blocked `get` waits for a wake-up and looks
- * again. Time comes from `Clock`, so `TestClock` drives delays and backoff.
+ * never within), so no transaction is needed; a blocked `get` waits for a wake-up (one per
+ * queued key) and looks again. Time comes from `Clock`, so `TestClock` drives delays and backoff.
  */
 export interface WorkQueue {
   readonly name: string
@@ -102,16 +102,20 @@ export const make = (options: WorkQueueOptions): Effect.Effect<WorkQueue, never,
     const waiting = new Map<string, number>()
     const failures = new Map<string, number>()
     let shuttingDown = false
-    /** Getters blocked on an empty queue; each is woken to look again. */
+    /** Getters blocked on an empty queue, oldest first; one is woken per queued key. */
     const getters = new Set<Deferred.Deferred<void>>()
 
-    const wakeGetters = () => {
-      for (const getter of getters) Deferred.unsafeDone(getter, Exit.void)
-      getters.clear()
+    const wake = (getter: Deferred.Deferred<void>) => {
+      getters.delete(getter)
+      Deferred.unsafeDone(getter, Exit.void)
+    }
+    const wakeOne = () => {
+      const first = getters.values().next()
+      if (first.done !== true) wake(first.value)
     }
     const enqueue = (key: string) => {
       queue.push(key)
-      wakeGetters()
+      wakeOne()
     }
     const reportDepth = Effect.suspend(() => metrics.depth(queue.size))
 
@@ -175,7 +179,8 @@ export const make = (options: WorkQueueOptions): Effect.Effect<WorkQueue, never,
         const getter = Deferred.unsafeMake<void>(FiberId.none)
         getters.add(getter)
         return Deferred.await(getter).pipe(
-          Effect.ensuring(Effect.sync(() => getters.delete(getter))),
+          // Interrupted after it was woken: the key it was woken for goes to the next getter.
+          Effect.onInterrupt(() => Effect.sync(() => (getters.delete(getter) ? undefined : wakeOne()))),
           Effect.zipRight(get)
         )
       }
@@ -199,7 +204,7 @@ export const make = (options: WorkQueueOptions): Effect.Effect<WorkQueue, never,
       Effect.sync(() => {
         shuttingDown = true
         waiting.clear()
-        wakeGetters()
+        for (const getter of [...getters]) wake(getter)
       }),
       FiberMap.clear(delayed)
     )
