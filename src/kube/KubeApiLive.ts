@@ -1,6 +1,6 @@
 import type { KubeConfig } from "@kubernetes/client-node"
 import { StringDecoder } from "node:string_decoder"
-import { Duration, Effect, Either, Layer, type ParseResult, Schema, type Scope, Stream } from "effect"
+import { Chunk, Duration, Effect, Either, Layer, type ParseResult, Schema, type Scope, Stream } from "effect"
 import { Invalid, type KubeError, Timeout, Transport } from "./errors.js"
 import {
   type ApplyOptions,
@@ -287,12 +287,14 @@ export const makeKubeApi = (
             return yield* Effect.fail(errorFromResponse(res.status, body, header(res.headers["retry-after"])))
           }
           const lines = lineSplitter()
-          // One stage per chunk of bytes (usually one event). A bad line fails the stream at
+          // One stage per chunk of byte buffers (usually one event). A bad line fails the stream at
           // once, dropping the events before it in the same chunk: the informer resumes from
           // the last version it applied, so the next watch delivers them again.
           const events = (text: ReadonlyArray<string>) => Either.all(text.map(toEvent))
+          const eventsIn = (chunk: Chunk.Chunk<Uint8Array>) =>
+            Either.map(events(Chunk.toReadonlyArray(chunk).flatMap(lines.push)), Chunk.unsafeFromArray)
           return res.body.pipe(
-            Stream.mapConcatEffect((bytes) => events(lines.push(bytes))),
+            Stream.mapChunksEffect(eventsIn),
             Stream.concat(Stream.suspend(() => Stream.fromIterableEffect(events(lines.end()))))
           )
         })

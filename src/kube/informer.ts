@@ -1,4 +1,4 @@
-import { Clock, Deferred, Duration, Effect, Either, PubSub, Queue, Schedule, type Scope, Stream, SubscriptionRef } from "effect"
+import { Chunk, Clock, Deferred, Duration, Effect, Either, PubSub, Queue, Schedule, type Scope, Stream, SubscriptionRef } from "effect"
 import { crdName, KindState, missingMessage } from "./availability.js"
 import { type CacheChange, type CacheReader, ObjectCache, type CacheTransform } from "./cache.js"
 import type { KubeError } from "./errors.js"
@@ -114,6 +114,9 @@ export interface Informer {
 
 const resourceName = (t: ResourceType): string => (t.group === "" ? t.plural : `${t.plural}.${t.group}`)
 
+/** At most this many published changes reach a subscriber as one chunk. */
+const MAX_CHUNK = 4096
+
 /** A watch counts as healthy when it delivered something, or the server ended it after this long. */
 const HEALTHY_CLEAN_END = Duration.seconds(1)
 
@@ -157,20 +160,27 @@ export const makeInformer = (
         ? Effect.void
         : PubSub.publishAll(changes, batch).pipe(Effect.zipRight(Effect.sync(() => metrics.cacheSize(name, cache.size))))
 
-    const applyEvent = (event: WatchEvent): Effect.Effect<void> =>
+    /** One chunk of watch events into the cache, under one lock, published as one batch. */
+    const applyEvents = (events: Chunk.Chunk<WatchEvent>): Effect.Effect<void> =>
       lock.withPermits(1)(
         Effect.suspend(() => {
-          switch (event.type) {
-            case "ADDED":
-            case "MODIFIED": {
-              const change = cache.upsert(event.object)
-              return change === undefined ? Effect.void : publish([change])
+          const batch: Array<InformerEvent> = []
+          for (const event of events) {
+            switch (event.type) {
+              case "ADDED":
+              case "MODIFIED": {
+                const change = cache.upsert(event.object)
+                if (change !== undefined) batch.push(change)
+                break
+              }
+              case "DELETED":
+                batch.push(cache.remove(event.object))
+                break
+              case "BOOKMARK":
+                break
             }
-            case "DELETED":
-              return publish([cache.remove(event.object)])
-            case "BOOKMARK":
-              return Effect.void
           }
+          return publish(batch)
         })
       )
 
@@ -218,17 +228,20 @@ export const makeInformer = (
             idleTimeout: options.idleTimeout ?? Duration.seconds(330)
           })
           .pipe(
-            Stream.runForEach((event) =>
-              applyEvent(event).pipe(
+            Stream.runForEachChunk((chunk) =>
+              applyEvents(chunk).pipe(
                 Effect.zipRight(
                   Effect.sync(() => {
                     // A watch that delivers works: readiness comes back now, not when it ends.
-                    if (events++ === 0) {
+                    if (events === 0 && chunk.length > 0) {
                       trouble = undefined
                       blindLogged = false
                     }
-                    const rv = event.object.metadata.resourceVersion
-                    if (rv !== undefined && rv !== "") onVersion(rv)
+                    events += chunk.length
+                    for (const event of chunk) {
+                      const rv = event.object.metadata.resourceVersion
+                      if (rv !== undefined && rv !== "") onVersion(rv)
+                    }
                   })
                 )
               )
@@ -347,13 +360,21 @@ export const makeInformer = (
     /** A subscription to the changes and, taken under the same lock, the objects cached before them. */
     const follow = lock.withPermits(1)(Effect.all([PubSub.subscribe(changes), Effect.sync(() => cache.list())]))
 
+    // One source stage: the snapshot is the first chunk, then whatever was published meanwhile.
     const events: Informer["events"] = Stream.unwrapScoped(
-      Effect.map(follow, ([dequeue, snapshot]) =>
-        Stream.concat(
-          Stream.fromIterable(snapshot.map((object): InformerEvent => ({ type: "added", object }))),
-          Stream.fromQueue(dequeue)
+      Effect.map(follow, ([dequeue, snapshot]) => {
+        let first: Chunk.Chunk<InformerEvent> | undefined = Chunk.unsafeFromArray(
+          snapshot.map((object): InformerEvent => ({ type: "added", object }))
         )
-      )
+        return Stream.repeatEffectChunk(
+          Effect.suspend(() => {
+            if (first === undefined) return Queue.takeBetween(dequeue, 1, MAX_CHUNK)
+            const snapshotChunk = first
+            first = undefined
+            return Effect.succeed(snapshotChunk)
+          })
+        )
+      })
     )
 
     const subscribe: Informer["subscribe"] = (handler) =>

@@ -212,18 +212,24 @@ export const makeHttpTransport = (connection: ClusterConnection): Effect.Effect<
     return { request, stream }
   })
 
+/** Chunks buffered ahead of the consumer before the socket is paused. */
+const HIGH_WATER = 16
+
 /**
- * A response body as a stream, paused while the consumer is behind (backpressure). The idle
- * timer runs only while the stream waits for bytes: it stops at each chunk and starts again
- * when the consumer has taken it.
+ * A response body as a stream. Each chunk is handed over synchronously (no fiber per chunk);
+ * the socket is paused while `HIGH_WATER` chunks wait for the consumer (backpressure) and
+ * resumed when it takes them. The idle timer runs only while the socket is read: it restarts at
+ * each chunk and stops while the socket is paused for a consumer that is behind.
  */
 const bodyStream = (
   res: http.IncomingMessage,
   fail: (e: unknown) => Transport,
   idle: Deadline<Timeout> | undefined
 ): Stream.Stream<Uint8Array, Transport | Timeout> =>
-  Stream.async<Uint8Array, Transport | Timeout>((emit) => {
+  Stream.suspend(() => {
     let timer: NodeJS.Timeout | undefined = undefined
+    let waiting = 0
+    let onIdle = () => {}
     const stop = () => {
       if (timer !== undefined) clearTimeout(timer)
       timer = undefined
@@ -231,26 +237,40 @@ const bodyStream = (
     const wait = () => {
       if (idle === undefined) return
       stop()
-      timer = setTimeout(() => void emit.fail(idle.onTimeout()), Duration.toMillis(idle.after))
+      timer = setTimeout(onIdle, Duration.toMillis(idle.after))
     }
-    res.on("data", (chunk: Buffer) => {
-      res.pause()
-      stop()
-      void emit.single(chunk).then(() => {
-        wait()
+    const body = Stream.asyncPush<Uint8Array, Transport | Timeout>((emit) =>
+      Effect.acquireRelease(
+        Effect.sync(() => {
+          if (idle !== undefined) onIdle = () => emit.fail(idle.onTimeout())
+          res.on("data", (chunk: Buffer) => {
+            emit.single(chunk)
+            if (++waiting < HIGH_WATER) return wait()
+            stop()
+            res.pause()
+          })
+          res.once("end", () => {
+            stop()
+            emit.end()
+          })
+          res.once("error", (e) => {
+            stop()
+            emit.fail(fail(e))
+          })
+          wait()
+        }),
+        () => Effect.sync(stop)
+      )
+    )
+    // The consumer took every chunk that was waiting: read on.
+    return Stream.mapChunks(body, (chunk) => {
+      waiting = 0
+      if (res.isPaused() && !res.complete) {
         res.resume()
-      })
+        wait()
+      }
+      return chunk
     })
-    res.once("end", () => {
-      stop()
-      void emit.end()
-    })
-    res.once("error", (e) => {
-      stop()
-      void emit.fail(fail(e))
-    })
-    wait()
-    return Effect.sync(stop)
   })
 
 /** Reads a streamed body to text (for error answers of streaming requests). */

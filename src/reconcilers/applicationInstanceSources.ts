@@ -13,8 +13,10 @@ import { Resources } from "../kube/resources.js"
 import { dropLastApplied, keep } from "../kube/transforms.js"
 import type { OwnWrites } from "../runtime/ownWrites.js"
 import {
+  eventKeys,
   eventsOf,
   type KeySource,
+  keysFromEventsWith,
   keysOf,
   type ObjectEvent,
   ownerKeyFromRefs,
@@ -55,27 +57,30 @@ const releaseNameOf = (ai: KubeObject): string | undefined =>
 const keyOf = (o: KubeObject): string => `${o.metadata.namespace}/${o.metadata.name}`
 
 /**
- * The instances asking for the release a deleted child was named for (`<release>` for a
- * HelmRelease, `<release>-source` for a source): one of them may be blocked by it
- * (`ReleaseConflict`) and can now go ahead. Only deletions: they are what lifts the block.
+ * What a child's events wake, in one subscription per child kind: the owner of a child whose
+ * version the controller did not write itself, and, when a child is deleted, the instances asking
+ * for the release it was named for (`<release>` for a HelmRelease, `<release>-source` for a
+ * source): one of them may be blocked by it (`ReleaseConflict`) and can now go ahead. Only
+ * deletions lift such a block.
  */
-const waitingForRelease = (
+const childKeys = (
   instances: CacheReader,
   child: Subscribable,
+  ownWrites: OwnWrites,
   releaseOf: (childName: string) => string | undefined
-): KeySource =>
-  eventsOf(child).pipe(
-    Stream.filter((e: ObjectEvent) => e.type === "deleted"),
-    Stream.mapEffect((e) => {
-      const release = releaseOf(e.object.metadata.name ?? "")
-      return release === undefined
-        ? Effect.succeed([])
-        : Effect.map(instances.list(e.object.metadata.namespace), (ais) =>
-            ais.filter((ai) => releaseNameOf(ai) === release).map(keyOf)
-          )
-    }),
-    Stream.flattenIterables
+): KeySource => {
+  const owners = eventKeys(ownerKeyFromRefs(Resources.ApplicationInstance))
+  const waiting = (e: ObjectEvent): Effect.Effect<ReadonlyArray<string>> => {
+    const release = e.type === "deleted" ? releaseOf(e.object.metadata.name ?? "") : undefined
+    return release === undefined
+      ? Effect.succeed([])
+      : Effect.map(instances.list(e.object.metadata.namespace), (ais) => ais.filter((ai) => releaseNameOf(ai) === release).map(keyOf))
+  }
+  return keysFromEventsWith(eventsOf(child), (e) =>
+    // `notOwn` always runs: it forgets the version it matched.
+    Effect.zipWith(ownWrites.notOwn(e), waiting(e), (notOwn, blocked) => (notOwn ? [...owners(e), ...blocked] : blocked))
   )
+}
 
 const sourceSuffix = sourceName("")
 const releaseOfSource = (name: string): string | undefined =>
@@ -87,18 +92,14 @@ export const applicationInstanceSources = (
   resyncPeriod: Duration.Duration
 ): ReadonlyArray<KeySource> => {
   const instances = informers.applicationInstances.cache
-  const ownedBy = ownerKeyFromRefs(Resources.ApplicationInstance)
   const keysIn = (namespace?: string) => Stream.fromIterableEffect(instances.list(namespace)).pipe(Stream.map(keyOf))
   return [
     // `notOwn` always runs: it forgets the version it matched, whatever the predicate says.
     keysOf(informers.applicationInstances, undefined, (e) =>
       Effect.map(ownWrites.notOwn(e), (notOwn) => notOwn && specOrMetadataChanged(e))),
-    keysOf(informers.helmReleases, ownedBy, ownWrites.notOwn),
-    keysOf(informers.helmRepositories, ownedBy, ownWrites.notOwn),
-    keysOf(informers.ociRepositories, ownedBy, ownWrites.notOwn),
-    waitingForRelease(instances, informers.helmReleases, (name) => name),
-    waitingForRelease(instances, informers.helmRepositories, releaseOfSource),
-    waitingForRelease(instances, informers.ociRepositories, releaseOfSource),
+    childKeys(instances, informers.helmReleases, ownWrites, (name) => name),
+    childKeys(instances, informers.helmRepositories, ownWrites, releaseOfSource),
+    childKeys(instances, informers.ociRepositories, ownWrites, releaseOfSource),
     // Flux installed after the operator started (blocked instances go ahead), or removed.
     ...[informers.helmReleases, informers.helmRepositories, informers.ociRepositories].map((i) =>
       availabilityChanged(i).pipe(Stream.flatMap(() => keysIn()))

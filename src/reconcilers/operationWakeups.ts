@@ -3,12 +3,12 @@
  * the namespace, and the end of an earlier operation that others wait for all arrive this way,
  * so nothing polls.
  */
-import { Effect, Option, Schema, Stream } from "effect"
+import { Effect, Option, Schema } from "effect"
 import type { CacheReader } from "../kube/cache.js"
 import type { KubeObject } from "../kube/object.js"
 import { objectKey } from "../kube/object.js"
 import { Labels } from "../api/wellKnown.js"
-import type { ObjectEvent } from "../runtime/sources.js"
+import { keysFromEventsWith, type ObjectEvent } from "../runtime/sources.js"
 
 /** The two fields the wake-up rules read, tolerant of anything else. */
 const Routing = Schema.Struct({
@@ -62,8 +62,5 @@ export const childEventKeys = (operations: CacheReader) => (event: ObjectEvent) 
 export const unfinishedOperationKeys = (operations: CacheReader) =>
   operationKeys(operations, undefined, (o) => !terminal.has(phaseOf(o)))
 
-/** Runs an effectful key mapper over an informer's event stream (no inner stream per event). */
-export const wakeups = <E, R>(
-  events: Stream.Stream<ObjectEvent, E, R>,
-  keys: (event: ObjectEvent) => Effect.Effect<ReadonlyArray<string>>
-): Stream.Stream<string, E, R> => Stream.mapConcatEffect(events, keys)
+/** Runs an effectful key mapper over an informer's event stream (one stage per chunk of events). */
+export const wakeups = keysFromEventsWith

@@ -111,7 +111,12 @@ const reconcileOne = <E, R>(
       Effect.ensuring(Effect.zipRight(metrics.activeWorkers(-1), queue.done(key))),
       Effect.annotateLogs({ controller: options.name, reconcileID, ...keyAnnotations(key) }),
       // Each reconcile is its own trace (a no-op span unless --tracing-endpoint is set).
-      Effect.withSpan(SpanNames.reconcile, { root: true, attributes: { controller: options.name, key, reconcileID } })
+      // No stack trace: it would name this line, and capturing it costs an Error per reconcile.
+      Effect.withSpan(SpanNames.reconcile, {
+        root: true,
+        captureStackTrace: false,
+        attributes: { controller: options.name, key, reconcileID }
+      })
     )
   })
 }

@@ -27,21 +27,24 @@ const keyIn = (namespace: string | undefined, name: string): string => (namespac
  */
 export const makeOwnWrites = (capacity = 10_000): OwnWrites => {
   const versions = new Set<string>()
-  const inFlight = new Map<string, { count: number; readonly settled: Deferred.Deferred<void> }>()
+  // `settled` is made only when an event waits: most writes finish before their event arrives.
+  const inFlight = new Map<string, { count: number; settled?: Deferred.Deferred<void> }>()
 
   const begin = (object: string) =>
     Effect.sync(() => {
       const current = inFlight.get(object)
       if (current !== undefined) current.count++
-      else inFlight.set(object, { count: 1, settled: Deferred.unsafeMake<void>(FiberId.none) })
+      else inFlight.set(object, { count: 1 })
     })
   const end = (object: string) =>
     Effect.suspend(() => {
       const current = inFlight.get(object)
       if (current === undefined || --current.count > 0) return Effect.void
       inFlight.delete(object)
-      return Deferred.succeed(current.settled, undefined)
+      return current.settled === undefined ? Effect.void : Deferred.succeed(current.settled, undefined)
     })
+  const settledOf = (pending: { settled?: Deferred.Deferred<void> }) =>
+    (pending.settled ??= Deferred.unsafeMake<void>(FiberId.none))
   const remember = (object: string, version: string | undefined) =>
     Effect.sync(() => {
       if (version === undefined || version === "") return
@@ -63,7 +66,7 @@ export const makeOwnWrites = (capacity = 10_000): OwnWrites => {
         const object = `${event.object.kind}/${keyIn(event.object.metadata.namespace, event.object.metadata.name ?? "")}`
         const judge = Effect.sync(() => !versions.delete(`${object}@${event.object.metadata.resourceVersion}`))
         const pending = inFlight.get(object)
-        return pending === undefined ? judge : Effect.zipRight(Deferred.await(pending.settled), judge)
+        return pending === undefined ? judge : Effect.zipRight(Deferred.await(settledOf(pending)), judge)
       })
   }
 }

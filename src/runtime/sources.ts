@@ -1,4 +1,4 @@
-import { type Effect, type Scope, Stream } from "effect"
+import { Chunk, Effect, type Scope, Stream } from "effect"
 import { objectKey, type KubeObject, type ResourceType } from "../kube/object.js"
 
 /**
@@ -98,6 +98,22 @@ export const isStatusOnlyUpdate = (event: ObjectEvent): boolean => {
 /** For the primary kind: status-only updates wake nothing (so our status writes do not). */
 export const specOrMetadataChanged = (event: ObjectEvent): boolean => !isStatusOnlyUpdate(event)
 
+/** The keys an event wakes: those of its object and, for an update, of the old object too. */
+export const eventKeys =
+  (map: KeyMapper) =>
+  (event: ObjectEvent): ReadonlyArray<string> => {
+    const keys = map(event.object)
+    if (event.old === undefined) return keys
+    return [...new Set([...keys, ...map(event.old)])]
+  }
+
+/** Keys from events, an effect per event (it may read caches); one stream stage per chunk of events. */
+export const keysFromEventsWith = <E, R>(
+  events: Stream.Stream<ObjectEvent, E, R>,
+  keysOfEvent: (event: ObjectEvent) => Effect.Effect<ReadonlyArray<string>>
+): Stream.Stream<string, E, R> =>
+  Stream.mapChunksEffect(events, (chunk) => Effect.map(Effect.forEach(chunk, keysOfEvent), (keys) => Chunk.unsafeFromArray(keys.flat())))
+
 /**
  * Keys from informer events. An update wakes the owners of both the old and the new object, so
  * a child that moves from one owner to another wakes both. Events `filter` rejects wake nothing.
@@ -106,14 +122,13 @@ export const keysFromEvents = <E, R>(
   events: Stream.Stream<ObjectEvent, E, R>,
   map: KeyMapper = ownKey,
   filter?: EventFilter
-): Stream.Stream<string, E, R> =>
-  (filter === undefined ? events : Stream.filterEffect(events, filter)).pipe(
-    Stream.mapConcat((event) => {
-      const keys = map(event.object)
-      if (event.old === undefined) return keys
-      return [...new Set([...keys, ...map(event.old)])]
-    })
-  )
+): Stream.Stream<string, E, R> => {
+  const keysOfEvent = eventKeys(map)
+  // One stage per chunk of events: every event passes here.
+  return filter === undefined
+    ? Stream.mapChunks(events, (chunk) => Chunk.flatMap(chunk, (event) => Chunk.unsafeFromArray(keysOfEvent(event))))
+    : keysFromEventsWith(events, (event) => Effect.map(filter(event), (wakes) => (wakes ? keysOfEvent(event) : [])))
+}
 
 /**
  * The keys an informer's events wake: its own objects' keys by default (the primary kind), or

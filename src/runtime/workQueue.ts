@@ -1,4 +1,4 @@
-import { Clock, Duration, Effect, FiberMap, HashMap, HashSet, List, Option, Random, type Scope, STM, TRef } from "effect"
+import { Clock, Deferred, Duration, Effect, Exit, FiberId, FiberMap, Option, Random, type Scope } from "effect"
 import type { WorkQueueMetrics } from "../observability/metrics.js"
 
 /**
@@ -9,8 +9,9 @@ import type { WorkQueueMetrics } from "../observability/metrics.js"
  * - `addAfter` delays an add (the earliest pending time wins);
  * - `addRateLimited` delays by a per-key exponential backoff that `forget` resets.
  *
- * State lives in one `TRef`, so `get` blocks with `STM.retry`; time comes from `Clock`, so
- * `TestClock` drives delays and backoff.
+ * State is mutable and changed only inside synchronous steps (fibers interleave between them,
+ * never within), so no transaction is needed; a blocked `get` waits for a wake-up (one per
+ * queued key) and looks again. Time comes from `Clock`, so `TestClock` drives delays and backoff.
  */
 export interface WorkQueue {
   readonly name: string
@@ -55,53 +56,28 @@ export const backoffDelayMillis = (config: BackoffConfig, failures: number): num
   return failures >= 60 ? max : Math.min(base * 2 ** failures, max)
 }
 
-/** A persistent FIFO (two cons lists), so STM can retry transactions on immutable state. */
-interface Fifo {
-  readonly front: List.List<string>
-  readonly back: List.List<string>
-  readonly size: number
-}
+/** A FIFO of keys: an array read from a moving head, compacted once half of it is read. */
+class Fifo {
+  private items: Array<string> = []
+  private head = 0
 
-const emptyFifo: Fifo = { front: List.empty(), back: List.empty(), size: 0 }
+  get size(): number {
+    return this.items.length - this.head
+  }
 
-const push = (fifo: Fifo, key: string): Fifo => ({ ...fifo, back: List.prepend(fifo.back, key), size: fifo.size + 1 })
+  push(key: string): void {
+    this.items.push(key)
+  }
 
-const pop = (fifo: Fifo): Option.Option<readonly [string, Fifo]> => {
-  const front = List.isCons(fifo.front) ? fifo.front : List.reverse(fifo.back)
-  if (!List.isCons(front)) return Option.none()
-  const back = List.isCons(fifo.front) ? fifo.back : List.empty<string>()
-  return Option.some([front.head, { front: front.tail, back, size: fifo.size - 1 }] as const)
-}
-
-interface State {
-  readonly queue: Fifo
-  /** Keys that need processing: queued, or added again while processing. */
-  readonly dirty: HashSet.HashSet<string>
-  readonly processing: HashSet.HashSet<string>
-  /** When each dirty key was added, for the queue-duration metric. */
-  readonly addedAt: HashMap.HashMap<string, number>
-  /** The pending delayed add of each key (epoch millis when it becomes ready). */
-  readonly waiting: HashMap.HashMap<string, number>
-  readonly failures: HashMap.HashMap<string, number>
-  readonly shuttingDown: boolean
-}
-
-const initialState: State = {
-  queue: emptyFifo,
-  dirty: HashSet.empty(),
-  processing: HashSet.empty(),
-  addedAt: HashMap.empty(),
-  waiting: HashMap.empty(),
-  failures: HashMap.empty(),
-  shuttingDown: false
-}
-
-/** The add transition; `added` is false when the add was a duplicate or the queue is shut down. */
-const addToState = (s: State, key: string, now: number): readonly [boolean, State] => {
-  if (s.shuttingDown || HashSet.has(s.dirty, key)) return [false, s]
-  const marked: State = { ...s, dirty: HashSet.add(s.dirty, key), addedAt: HashMap.set(s.addedAt, key, now) }
-  if (HashSet.has(s.processing, key)) return [true, marked]
-  return [true, { ...marked, queue: push(marked.queue, key) }]
+  pop(): string | undefined {
+    if (this.head === this.items.length) return undefined
+    const key = this.items[this.head++]
+    if (this.head * 2 >= this.items.length) {
+      this.items = this.items.slice(this.head)
+      this.head = 0
+    }
+    return key
+  }
 }
 
 export interface WorkQueueOptions {
@@ -115,31 +91,53 @@ export const make = (options: WorkQueueOptions): Effect.Effect<WorkQueue, never,
   Effect.gen(function* () {
     const backoff = options.backoff ?? defaultBackoff
     const metrics = options.metrics
-    const state = yield* TRef.make(initialState)
     const delayed = yield* FiberMap.make<string>()
+    const queue = new Fifo()
+    /** Keys that need processing: queued, or added again while processing. */
+    const dirty = new Set<string>()
+    const processing = new Set<string>()
+    /** When each dirty key was added, for the queue-duration metric. */
+    const addedAt = new Map<string, number>()
+    /** The pending delayed add of each key (epoch millis when it becomes ready). */
+    const waiting = new Map<string, number>()
+    const failures = new Map<string, number>()
+    let shuttingDown = false
+    /** Getters blocked on an empty queue, oldest first; one is woken per queued key. */
+    const getters = new Set<Deferred.Deferred<void>>()
 
-    const reportDepth = (s: State) => metrics.depth(s.queue.size)
+    const wake = (getter: Deferred.Deferred<void>) => {
+      getters.delete(getter)
+      Deferred.unsafeDone(getter, Exit.void)
+    }
+    const wakeOne = () => {
+      const first = getters.values().next()
+      if (first.done !== true) wake(first.value)
+    }
+    const enqueue = (key: string) => {
+      queue.push(key)
+      wakeOne()
+    }
+    const reportDepth = Effect.suspend(() => metrics.depth(queue.size))
+
+    /** The add transition; false when the add was a duplicate or the queue is shut down. */
+    const addNow = (key: string, now: number): boolean => {
+      if (shuttingDown || dirty.has(key)) return false
+      dirty.add(key)
+      addedAt.set(key, now)
+      if (!processing.has(key)) enqueue(key)
+      return true
+    }
+    const counted = (added: boolean) => (added ? Effect.zipRight(metrics.add, reportDepth) : Effect.void)
 
     const add = (key: string): Effect.Effect<void> =>
-      Effect.gen(function* () {
-        const now = yield* Clock.currentTimeMillis
-        const [added, s] = yield* TRef.modify(state, (s0) => {
-          const [ok, s1] = addToState(s0, key, now)
-          return [[ok, s1] as const, s1]
-        }).pipe(STM.commit)
-        if (added) yield* Effect.zipRight(metrics.add, reportDepth(s))
-      })
+      Effect.flatMap(Clock.currentTimeMillis, (now) => counted(addNow(key, now)))
 
     const fireDelayed = (key: string, readyAt: number): Effect.Effect<void> =>
-      Effect.gen(function* () {
-        const now = yield* Clock.currentTimeMillis
-        const [added, s] = yield* TRef.modify(state, (s0) => {
-          // A later addAfter with an earlier time replaced this one: it is not ours to fire.
-          if (Option.getOrUndefined(HashMap.get(s0.waiting, key)) !== readyAt) return [[false, s0] as const, s0]
-          const [ok, s1] = addToState({ ...s0, waiting: HashMap.remove(s0.waiting, key) }, key, now)
-          return [[ok, s1] as const, s1]
-        }).pipe(STM.commit)
-        if (added) yield* Effect.zipRight(metrics.add, reportDepth(s))
+      Effect.flatMap(Clock.currentTimeMillis, (now) => {
+        // A later addAfter with an earlier time replaced this one: it is not ours to fire.
+        if (waiting.get(key) !== readyAt) return Effect.void
+        waiting.delete(key)
+        return counted(addNow(key, now))
       })
 
     const addAfter = (key: string, delay: Duration.DurationInput): Effect.Effect<void> =>
@@ -147,24 +145,19 @@ export const make = (options: WorkQueueOptions): Effect.Effect<WorkQueue, never,
         const millis = Duration.toMillis(delay)
         if (millis <= 0) return yield* add(key)
         const readyAt = (yield* Clock.currentTimeMillis) + millis
-        const schedule = yield* TRef.modify(state, (s) => {
-          if (s.shuttingDown) return [false, s]
-          const pending = HashMap.get(s.waiting, key)
-          if (Option.isSome(pending) && pending.value <= readyAt) return [false, s]
-          return [true, { ...s, waiting: HashMap.set(s.waiting, key, readyAt) }]
-        }).pipe(STM.commit)
+        if (shuttingDown) return
+        const pending = waiting.get(key)
+        if (pending !== undefined && pending <= readyAt) return
+        waiting.set(key, readyAt)
         // Replacing the key's fiber in the FiberMap interrupts the later, superseded one.
-        if (schedule) yield* FiberMap.run(delayed, key, Effect.sleep(Duration.millis(millis)).pipe(Effect.zipRight(fireDelayed(key, readyAt))))
+        yield* FiberMap.run(delayed, key, Effect.sleep(Duration.millis(millis)).pipe(Effect.zipRight(fireDelayed(key, readyAt))))
       })
 
     const nextBackoff = (key: string): Effect.Effect<Duration.Duration> =>
-      Effect.gen(function* () {
-        const failures = yield* TRef.modify(state, (s) => {
-          const n = Option.getOrElse(HashMap.get(s.failures, key), () => 0)
-          return [n, { ...s, failures: HashMap.set(s.failures, key, n + 1) }]
-        }).pipe(STM.commit)
-        const r = yield* Random.next
-        return Duration.millis(backoffDelayMillis(backoff, failures) * (1 - backoff.jitter * r))
+      Effect.map(Random.next, (r) => {
+        const n = failures.get(key) ?? 0
+        failures.set(key, n + 1)
+        return Duration.millis(backoffDelayMillis(backoff, n) * (1 - backoff.jitter * r))
       })
 
     const addRateLimited = (key: string): Effect.Effect<Duration.Duration> =>
@@ -175,53 +168,44 @@ export const make = (options: WorkQueueOptions): Effect.Effect<WorkQueue, never,
         return delay
       })
 
-    const forget = (key: string): Effect.Effect<void> =>
-      TRef.update(state, (s) => ({ ...s, failures: HashMap.remove(s.failures, key) })).pipe(STM.commit)
+    const forget = (key: string): Effect.Effect<void> => Effect.sync(() => void failures.delete(key))
 
-    const numRequeues = (key: string): Effect.Effect<number> =>
-      TRef.get(state).pipe(
-        STM.map((s) => Option.getOrElse(HashMap.get(s.failures, key), () => 0)),
-        STM.commit
-      )
+    const numRequeues = (key: string): Effect.Effect<number> => Effect.sync(() => failures.get(key) ?? 0)
 
-    const take: STM.STM<Option.Option<readonly [string, number, State]>> = STM.flatMap(TRef.get(state), (s) => {
-      const next = pop(s.queue)
-      if (Option.isNone(next)) return s.shuttingDown ? STM.succeed(Option.none()) : STM.retry
-      const [key, queue] = next.value
-      const addedAt = Option.getOrElse(HashMap.get(s.addedAt, key), () => 0)
-      const s1: State = {
-        ...s,
-        queue,
-        dirty: HashSet.remove(s.dirty, key),
-        processing: HashSet.add(s.processing, key),
-        addedAt: HashMap.remove(s.addedAt, key)
+    const get: Effect.Effect<Option.Option<string>> = Effect.suspend(() => {
+      const key = queue.pop()
+      if (key === undefined) {
+        if (shuttingDown) return Effect.succeed(Option.none())
+        const getter = Deferred.unsafeMake<void>(FiberId.none)
+        getters.add(getter)
+        return Deferred.await(getter).pipe(
+          // Interrupted after it was woken: the key it was woken for goes to the next getter.
+          Effect.onInterrupt(() => Effect.sync(() => (getters.delete(getter) ? undefined : wakeOne()))),
+          Effect.zipRight(get)
+        )
       }
-      return STM.as(TRef.set(state, s1), Option.some([key, addedAt, s1] as const))
-    })
-
-    const get: Effect.Effect<Option.Option<string>> = Effect.gen(function* () {
-      const taken = yield* STM.commit(take)
-      if (Option.isNone(taken)) return Option.none()
-      const [key, addedAt, s] = taken.value
-      const now = yield* Clock.currentTimeMillis
-      yield* metrics.queueDuration(Math.max(0, now - addedAt) / 1000)
-      yield* reportDepth(s)
-      return Option.some(key)
+      dirty.delete(key)
+      processing.add(key)
+      const at = addedAt.get(key) ?? 0
+      addedAt.delete(key)
+      return Effect.flatMap(Clock.currentTimeMillis, (now) =>
+        metrics.queueDuration(Math.max(0, now - at) / 1000).pipe(Effect.zipRight(reportDepth), Effect.as(Option.some(key)))
+      )
     })
 
     const done = (key: string): Effect.Effect<void> =>
-      Effect.gen(function* () {
-        const s = yield* TRef.modify(state, (s0) => {
-          const processing = HashSet.remove(s0.processing, key)
-          const requeue = HashSet.has(s0.dirty, key) && !s0.shuttingDown
-          const s1: State = { ...s0, processing, queue: requeue ? push(s0.queue, key) : s0.queue }
-          return [s1, s1]
-        }).pipe(STM.commit)
-        yield* reportDepth(s)
+      Effect.suspend(() => {
+        processing.delete(key)
+        if (dirty.has(key) && !shuttingDown) enqueue(key)
+        return reportDepth
       })
 
     const shutdown: Effect.Effect<void> = Effect.zipRight(
-      TRef.update(state, (s) => ({ ...s, shuttingDown: true, waiting: HashMap.empty() })).pipe(STM.commit),
+      Effect.sync(() => {
+        shuttingDown = true
+        waiting.clear()
+        for (const getter of [...getters]) wake(getter)
+      }),
       FiberMap.clear(delayed)
     )
 
@@ -236,10 +220,7 @@ export const make = (options: WorkQueueOptions): Effect.Effect<WorkQueue, never,
       numRequeues,
       get,
       done,
-      depth: TRef.get(state).pipe(
-        STM.map((s) => s.queue.size),
-        STM.commit
-      ),
+      depth: Effect.sync(() => queue.size),
       shutdown
     }
   })
