@@ -20,6 +20,7 @@ import { defaultAllowedKinds } from "./allowList.js"
 import { type ApplierContext, objectKeyOf, type Outcome, runPayload } from "./applier.js"
 import { observe } from "../../observability/metrics.js"
 import { SpanNames } from "../../observability/tracing.js"
+import { makeRepeatedWarning } from "../../observability/repeatedWarning.js"
 import { makeRobust } from "./calls.js"
 import { defaultIdempotencyStoreConfig, type IdempotencyStore, makeIdempotencyStore } from "./idempotencyStore.js"
 import { parsePublicKey, signatureProblem } from "./signature.js"
@@ -238,11 +239,12 @@ export const runPullAgent = (config: PullAgentConfig): Effect.Effect<never, Kube
           )
         })
 
+      // A steady refusal (a 400 or 404 on every poll) is one warning, not one a second.
+      const pollWarning = yield* makeRepeatedWarning({ warning: "poll refused; polling again every second", recovered: "polling works again" })
       const pollOnce = Effect.gen(function* () {
         const envelopes = yield* call(client.fetchJobEnvelopes(waitSeconds)).pipe(
-          Effect.catchAll((e) =>
-            Effect.as(Effect.zipRight(Effect.logWarning(`poll refused: ${e.message}`), Effect.sleep(Duration.seconds(1))), [])
-          )
+          Effect.tap(() => pollWarning.clear),
+          Effect.catchAll((e) => Effect.as(Effect.zipRight(pollWarning.warn(e), Effect.sleep(Duration.seconds(1))), []))
         )
         for (const envelope of envelopes) yield* dispatch(envelope)
       })
