@@ -109,10 +109,11 @@ export class ObjectCache {
 
   /** Stores the object; the change, or undefined when this exact version is already cached. */
   upsert(incoming: KubeObject): CacheChange | undefined {
-    const object = this.kept(incoming)
-    const key = objectKey(object)
+    const key = objectKey(incoming)
     const old = this.objects.get(key)
-    if (old !== undefined && old.metadata.resourceVersion === object.metadata.resourceVersion) return undefined
+    // Judged before trimming: a relist repeats every unchanged object, and none needs a copy.
+    if (old !== undefined && old.metadata.resourceVersion === incoming.metadata.resourceVersion) return undefined
+    const object = this.kept(incoming)
     if (old !== undefined) this.unindex(key, old)
     this.objects.set(key, object)
     this.index(key, object)
