@@ -360,21 +360,14 @@ export const makeInformer = (
     /** A subscription to the changes and, taken under the same lock, the objects cached before them. */
     const follow = lock.withPermits(1)(Effect.all([PubSub.subscribe(changes), Effect.sync(() => cache.list())]))
 
-    // One source stage: the snapshot is the first chunk, then whatever was published meanwhile.
+    // The snapshot as one chunk, then whatever was published meanwhile.
     const events: Informer["events"] = Stream.unwrapScoped(
-      Effect.map(follow, ([dequeue, snapshot]) => {
-        let first: Chunk.Chunk<InformerEvent> | undefined = Chunk.unsafeFromArray(
-          snapshot.map((object): InformerEvent => ({ type: "added", object }))
+      Effect.map(follow, ([dequeue, snapshot]) =>
+        Stream.concat(
+          Stream.fromChunk(Chunk.unsafeFromArray(snapshot.map((object): InformerEvent => ({ type: "added", object })))),
+          Stream.repeatEffectChunk(Queue.takeBetween(dequeue, 1, MAX_CHUNK))
         )
-        return Stream.repeatEffectChunk(
-          Effect.suspend(() => {
-            if (first === undefined) return Queue.takeBetween(dequeue, 1, MAX_CHUNK)
-            const snapshotChunk = first
-            first = undefined
-            return Effect.succeed(snapshotChunk)
-          })
-        )
-      })
+      )
     )
 
     const subscribe: Informer["subscribe"] = (handler) =>

@@ -31,6 +31,7 @@ import { KubeApi } from "../kube/KubeApi.js"
 import { Resources } from "../kube/resources.js"
 import { withKubeRetry } from "../kube/retry.js"
 import { EventRecorder } from "../observability/events.js"
+import { makeRepeatedWarning, type RepeatedWarning } from "../observability/repeatedWarning.js"
 import { ReconcileResult, TerminalError } from "../runtime/controller.js"
 import { ObjectLookup } from "./objectLookup.js"
 import { type EventFor, writeStatus } from "./statusWriter.js"
@@ -145,6 +146,8 @@ export const makeClusterReconciler = (options: ClusterReconcilerOptions) =>
     // Fingerprints exchanged by this process: a status write that failed after a successful
     // exchange must not make the next pass spend the one-time token again.
     const exchanged = yield* Ref.make<ReadonlyMap<string, Exchange>>(new Map())
+    // During an outage the heartbeat fails every interval: one warning, then one line when it works again.
+    const heartbeatWarning = yield* makeRepeatedWarning({ warning: "heartbeat failed", recovered: "heartbeat delivered again" })
 
     return (key: string) =>
       requeueOnConflict(Effect.gen(function* () {
@@ -160,7 +163,7 @@ export const makeClusterReconciler = (options: ClusterReconcilerOptions) =>
         const withFinalizer = yield* addFinalizer(ClusterType, cluster, Finalizers.cluster)
         return yield* reconcileLive(
           { ...cluster, metadata: { ...cluster.metadata, ...withFinalizer.metadata } },
-          { startedAt, periodic, exchanged, options }
+          { startedAt, periodic, exchanged, heartbeatWarning, options }
         )
       }))
   })
@@ -170,6 +173,7 @@ interface PassState {
   readonly periodic: Ref.Ref<PeriodicState>
   /** Token fingerprint → the Cluster it was exchanged for and the credentialStatus recorded. */
   readonly exchanged: Ref.Ref<ReadonlyMap<string, Exchange>>
+  readonly heartbeatWarning: RepeatedWarning
   readonly options: ClusterReconcilerOptions
 }
 
@@ -372,7 +376,7 @@ const rotate = (cluster: ClusterObject) =>
   })
 
 /** The heartbeat with one credential reload on a 401, as every agent request does. */
-const sendHeartbeat = (conditions: ReadonlyArray<Condition>) =>
+const sendHeartbeat = (conditions: ReadonlyArray<Condition>, warning: RepeatedWarning) =>
   Effect.gen(function* () {
     const client = yield* AgentClient
     const credentials = yield* AgentCredentials
@@ -393,13 +397,14 @@ const sendHeartbeat = (conditions: ReadonlyArray<Condition>) =>
     )
     if (outcome._tag === "Right") {
       yield* connection.succeeded
+      yield* warning.clear
       return { ok: true, authFailed: false } as const
     }
     const error = outcome.left
     yield* connection.failed(`heartbeat: ${describeAgentError(error)}`)
     if (error._tag === "AgentHttpError" && error.status === 401) yield* connection.halt("CredentialRejected", error.message)
     if (error._tag === "AgentHttpError" && error.status === 403) yield* connection.halt("Forbidden", error.message)
-    yield* Effect.logWarning("heartbeat failed").pipe(Effect.annotateLogs("error", `${error._tag}: ${error.message}`))
+    yield* warning.warn({ message: `${error._tag}: ${error.message}` })
     return { ok: false, authFailed: isAuthFailure(error) } as const
   })
 
@@ -522,7 +527,7 @@ const reconcileLive = (cluster: ClusterObject, state: PassState) =>
       if (intent.usesControlPlane && Option.isSome(stored) && !halted) {
         // The heartbeat carries the stored conditions: not those of a copy the cache has not caught up on.
         yield* confirmCurrent(ClusterType, current)
-        const beat = yield* sendHeartbeat(setConditions(current.status?.conditions, [controllers], new Date(now)))
+        const beat = yield* sendHeartbeat(setConditions(current.status?.conditions, [controllers], new Date(now)), state.heartbeatWarning)
         authFailed = beat.authFailed
         if (beat.ok) lastHeartbeat = formatConditionTime(new Date(now))
       }

@@ -185,14 +185,10 @@ export const runPullAgent = (config: PullAgentConfig): Effect.Effect<never, Kube
 
       const runJob = (envelope: JobEnvelope, id: string, predecessor: Deferred.Deferred<void> | undefined, done: Deferred.Deferred<void>) => {
         // Its place among the jobs waiting to apply is free once its writes are done, or at the latest with its outcome.
-        let waitingToApply = true
-        const applied = Effect.suspend(() => {
-          if (!waitingToApply) return Effect.void
-          waitingToApply = false
-          return notApplied.release(1)
-        })
-        return applyPhase(envelope, id, predecessor, applied).pipe(
-          Effect.ensuring(applied),
+        const job = Effect.flatMap(Effect.once(notApplied.release(1)), (applied) =>
+          applyPhase(envelope, id, predecessor, applied).pipe(Effect.ensuring(applied))
+        )
+        return job.pipe(
           Effect.flatMap(Option.match({ onNone: () => Effect.void, onSome: (outcome) => reportPhase(envelope, id, outcome) })),
           Effect.withSpan(SpanNames.pullJob, {
             root: true,

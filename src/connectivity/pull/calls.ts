@@ -33,53 +33,47 @@ export const makeRobust = (retry: AgentRetryOptions = {}) => {
   // Built once: every job makes several calls.
   const schedule = agentRetry<AgentCallError>(retry)
   return <A>(call: Effect.Effect<A, AgentCallError>): Effect.Effect<A, CallRefusal, AgentCredentials | ConnectionState> =>
-    robustWith(call, schedule)
+    Effect.gen(function* () {
+      const state = yield* ConnectionState
+      const credentials = yield* AgentCredentials
+      const attempt = call.pipe(
+        Effect.tapError((e) => (isRetryable(e) ? state.failed(e.message) : Effect.void)),
+        Effect.retry(schedule)
+      )
+      let reloaded = false
+      for (;;) {
+        const token = tokenOf(yield* credentials.current)
+        const outcome = yield* Effect.either(attempt)
+        if (outcome._tag === "Right") {
+          yield* state.succeeded
+          return outcome.right
+        }
+        const error = outcome.left
+        if (error._tag === "CredentialsMissing") {
+          yield* credentialsChangedFrom(undefined)
+          continue
+        }
+        if (error._tag === "AgentHttpError" && error.status === 401 && !reloaded) {
+          reloaded = true
+          yield* credentials.reload
+          continue
+        }
+        if (error._tag === "AgentHttpError" && (error.status === 401 || error.status === 403)) {
+          yield* state.halt(error.status === 401 ? "CredentialRejected" : "Forbidden", error.message)
+          yield* Effect.logWarning(`control plane refused the agent (${error.status}); waiting for new credentials`)
+          yield* credentialsChangedFrom(token)
+          yield* state.resume
+          reloaded = false
+          continue
+        }
+        if (error._tag === "AgentHttpError" || error._tag === "AgentDecodeError") {
+          // The server answered: the connection is fine, the request was not.
+          yield* state.succeeded
+          return yield* Effect.fail(error)
+        }
+        // Unreachable: retryable errors only leave the schedule when it is bounded.
+        yield* state.failed(error.message)
+        return yield* Effect.fail(new AgentHttpError({ status: 0, code: "", message: error.message }))
+      }
+    })
 }
-
-const robustWith = <A>(
-  call: Effect.Effect<A, AgentCallError>,
-  schedule: ReturnType<typeof agentRetry<AgentCallError>>
-): Effect.Effect<A, CallRefusal, AgentCredentials | ConnectionState> =>
-  Effect.gen(function* () {
-    const state = yield* ConnectionState
-    const credentials = yield* AgentCredentials
-    const attempt = call.pipe(
-      Effect.tapError((e) => (isRetryable(e) ? state.failed(e.message) : Effect.void)),
-      Effect.retry(schedule)
-    )
-    let reloaded = false
-    for (;;) {
-      const token = tokenOf(yield* credentials.current)
-      const outcome = yield* Effect.either(attempt)
-      if (outcome._tag === "Right") {
-        yield* state.succeeded
-        return outcome.right
-      }
-      const error = outcome.left
-      if (error._tag === "CredentialsMissing") {
-        yield* credentialsChangedFrom(undefined)
-        continue
-      }
-      if (error._tag === "AgentHttpError" && error.status === 401 && !reloaded) {
-        reloaded = true
-        yield* credentials.reload
-        continue
-      }
-      if (error._tag === "AgentHttpError" && (error.status === 401 || error.status === 403)) {
-        yield* state.halt(error.status === 401 ? "CredentialRejected" : "Forbidden", error.message)
-        yield* Effect.logWarning(`control plane refused the agent (${error.status}); waiting for new credentials`)
-        yield* credentialsChangedFrom(token)
-        yield* state.resume
-        reloaded = false
-        continue
-      }
-      if (error._tag === "AgentHttpError" || error._tag === "AgentDecodeError") {
-        // The server answered: the connection is fine, the request was not.
-        yield* state.succeeded
-        return yield* Effect.fail(error)
-      }
-      // Unreachable: retryable errors only leave the schedule when it is bounded.
-      yield* state.failed(error.message)
-      return yield* Effect.fail(new AgentHttpError({ status: 0, code: "", message: error.message }))
-    }
-  })
