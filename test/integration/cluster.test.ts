@@ -4,7 +4,7 @@
  * rotation, heartbeats with a conditions snapshot, and the Disconnected window.
  */
 import { expect, layer } from "@effect/vitest"
-import { Duration, Effect, Option, Schema } from "effect"
+import { Duration, Effect, FiberRef, HashSet, Option, Schema } from "effect"
 import { Cluster } from "../../src/api/cluster.js"
 import { findCondition } from "../../src/api/conditions.js"
 import { defaultConnectivityConfig } from "../../src/config.js"
@@ -14,6 +14,7 @@ import { KubeApi } from "../../src/kube/KubeApi.js"
 import type { KubeObject } from "../../src/kube/object.js"
 import { Resources } from "../../src/kube/resources.js"
 import { createTestNamespace } from "../support/cluster.js"
+import { warningCollector } from "../support/collectedLogs.js"
 import { startMock } from "../support/mockControlPlane.js"
 import { kubeLayer, startTestOperator } from "../support/operator.js"
 import { plantedSecret } from "../support/logScan.js"
@@ -319,7 +320,10 @@ layer(kubeLayer(), { timeout: "90 seconds", excludeTestServices: true })("Cluste
       yield* admin.addRegistrationToken({ token: "vwksp-reg-out" })
       yield* tokenSecret(ns, "vwksp-reg-out")
       yield* applyCluster(ns, { controlPlaneEndpoint: mock.url, registrationTokenSecretRef: { name: "registration" } })
-      yield* startTestOperator({ namespace: ns, config: { podNamespace: ns, connectivity: fast } })
+      const warnings: Array<string> = []
+      yield* startTestOperator({ namespace: ns, config: { podNamespace: ns, connectivity: fast } }).pipe(
+        Effect.locallyWith(FiberRef.currentLoggers, (loggers) => HashSet.add(loggers, warningCollector(warnings)))
+      )
       yield* waitStatus(ns, "connected", (c) => hasCondition(c, "Connected", "True", "RoundTripOK"))
 
       yield* admin.addFaults([{ status: 503, routes: ["events"] }])
@@ -333,6 +337,8 @@ layer(kubeLayer(), { timeout: "90 seconds", excludeTestServices: true })("Cluste
         hasCondition(c, "Disconnected", "True", "NoRecentRoundTrip")
       )
       expect(disconnected.status?.phase).toBe("Disconnected")
+      // Every heartbeat of the window failed the same way: one warning, not one per beat.
+      expect(warnings.filter((line) => line.endsWith("heartbeat failed"))).toHaveLength(1)
 
       yield* admin.clearFaults
       const back = yield* waitStatus(ns, "connected again", (c) => hasCondition(c, "Connected", "True", "RoundTripOK"))

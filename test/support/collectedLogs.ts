@@ -38,3 +38,14 @@ export const collectLogs =
       ),
       Logger.withMinimumLogLevel(LogLevel.Debug)
     )
+
+const messageText = (message: unknown): string =>
+  (Array.isArray(message) ? message : [message]).map((m) => (typeof m === "string" ? m : JSON.stringify(m))).join(" ")
+
+/** A logger that keeps the latest 5000 warnings and worse in `sink`. */
+export const warningCollector = (sink: Array<string>) =>
+  Logger.make(({ logLevel, message }) => {
+    if (!LogLevel.greaterThanEqual(logLevel, LogLevel.Warning)) return
+    sink.push(`${logLevel.label} ${messageText(message)}`)
+    if (sink.length > 5000) sink.shift()
+  })

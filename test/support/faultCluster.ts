@@ -4,7 +4,7 @@
  * the run never sees, a fleet of ApplicationInstances and the check that all of them converged.
  */
 import { KubeConfig } from "@kubernetes/client-node"
-import { Context, Duration, Effect, FiberRef, HashSet, Layer, Logger, LogLevel, Option, type Scope } from "effect"
+import { Context, Duration, Effect, FiberRef, HashSet, Layer, LogLevel, Option, type Scope } from "effect"
 import { findCondition } from "../../src/api/conditions.js"
 import type { Condition } from "../../src/api/meta.js"
 import { operatorConfigLayer } from "../../src/config.js"
@@ -30,7 +30,7 @@ import { Metrics, type MetricsService, makeMetrics } from "../../src/observabili
 import { type OperatorOptions, startOperator } from "../../src/operator.js"
 import type { LeaderElectionConfig } from "../../src/runtime/leaderElection.js"
 import type { RunningManager } from "../../src/runtime/manager.js"
-import { collectLogs } from "./collectedLogs.js"
+import { collectLogs, warningCollector } from "./collectedLogs.js"
 import { makeTcpProxy } from "./tcpProxy.js"
 import { WaitTimedOut, waitFor } from "./wait.js"
 
@@ -80,18 +80,7 @@ export interface ProxiedOperator {
   readonly warnings: ReadonlyArray<string>
 }
 
-const messageText = (message: unknown): string =>
-  (Array.isArray(message) ? message : [message]).map((m) => (typeof m === "string" ? m : JSON.stringify(m))).join(" ")
-
 const debugLogs = process.env["VWORKSPACE_TEST_LOG"] === "debug"
-
-/** A logger that keeps the latest 5000 warnings and worse in `sink`. */
-const warningCollector = (sink: Array<string>) =>
-  Logger.make(({ logLevel, message }) => {
-    if (!LogLevel.greaterThanEqual(logLevel, LogLevel.Warning)) return
-    sink.push(`${logLevel.label} ${messageText(message)}`)
-    if (sink.length > 5000) sink.shift()
-  })
 
 /**
  * The real operator program in-process, limited to `namespace`, talking to the API server only
